@@ -54,7 +54,7 @@ struct Readiness {
   std::string endpoint;  // for http/tcp: which endpoint; empty = the first one
   std::string path = "/";
   std::chrono::milliseconds initial_delay{0};
-  std::chrono::milliseconds interval{250};
+  std::chrono::milliseconds interval{100};
   std::chrono::milliseconds timeout{1000};  // per try
 };
 const char* to_string(Readiness::Mode mode);
@@ -66,8 +66,6 @@ struct Component {
   std::vector<std::string> start_command;  // empty only for docker (the image's own command)
   std::vector<Endpoint> endpoints;         // sorted by name
   std::map<std::string, std::string> volumes;
-  Readiness readiness;
-  std::chrono::milliseconds start_timeout{60000};  // `start-timeout`
   std::string stop_signal = "SIGTERM";            // `stop-signal`
   std::chrono::milliseconds stop_timeout{5000};   // `stop-timeout`: grace before SIGKILL
 };
@@ -85,6 +83,10 @@ struct Descriptor {
   std::vector<std::string> roles{"web"};
   nlohmann::json annotations = nlohmann::json::object();
   std::vector<Component> components;  // sorted by name
+  // Readiness is per bundle instance, as ConductR's signal is per bundle: `readiness { ... }`, or
+  // derived from a ConductR `bundle-status` component running `check` (which is then not run).
+  Readiness readiness;
+  std::chrono::milliseconds start_timeout{60000};  // `start-timeout`: not ready by then = failed
 
   // All endpoints of all components, in component then endpoint order.
   std::vector<const Endpoint*> endpoints() const;
