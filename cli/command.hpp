@@ -3,23 +3,26 @@
 // subcommands on the app; a callback stores the process exit code in the Context.
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "cli/exit_codes.hpp"
 
 namespace baton::cli {
 
-// Exit codes, documented in docs/cli.md.
-enum ExitCode : int {
-  kOk = 0,
-  kFailed = 1,       // the operation failed: invalid bundle, refused request, failed instance
-  kUsage = 2,        // bad command line
-  kUnreachable = 3,  // no core answered at the address given
-  kNotFound = 4,     // unknown bundle id or name
-  kTimeout = 5,      // the target state was not reached within --wait-timeout
-};
-
 struct Context {
   int exit_code = kOk;
+  // Global options (main.cpp), accepted before or after the subcommand.
+  std::string host;       // --host; empty: BATON_HOST, CONDUCTR_HOST, 127.0.0.1
+  int port = 0;           // --port; 0: BATON_PORT, CONDUCTR_PORT, 9005
+  bool quiet = false;     // -q: print only ids
+  bool json = false;      // --json: print the protocol's JSON
+  bool long_ids = false;  // --long-ids: full bundle ids instead of the 7-character form
 };
 
 void add_bundle_commands(CLI::App& app, Context& context);
+// load, run, stop, unload, info, services, events, logs, members, agents, history, version.
+void add_control_commands(CLI::App& app, Context& context);
+// sandbox run|stop|ps|logs.
+void add_sandbox_commands(CLI::App& app, Context& context);
 
 }  // namespace baton::cli
