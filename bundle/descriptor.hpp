@@ -6,11 +6,10 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace baton::bundle {
 
@@ -24,21 +23,24 @@ struct HttpRequestRule {
   std::string value;
   std::optional<std::string> method;
   std::optional<std::string> rewrite;
+  bool operator==(const HttpRequestRule&) const = default;
 };
 
 struct Acl {
   Protocol protocol = Protocol::http;
   std::vector<HttpRequestRule> http_requests;  // protocol == http
   std::vector<int> ports;                      // protocol == tcp or udp
+  bool operator==(const Acl&) const = default;
 };
 
 struct Endpoint {
-  std::string name;                   // unique across all components of the bundle
+  std::string name;                    // unique across all components of the bundle
   Protocol protocol = Protocol::http;  // `bind-protocol`
-  int bind_port = 0;                  // `bind-port`; 0 = the agent allocates one
-  std::string service_name;           // `service-name`; empty when not given
-  std::vector<std::string> services;  // ConductR's older `services` URIs
+  int bind_port = 0;                   // `bind-port`; 0 = the agent allocates one
+  std::string service_name;            // `service-name`; empty when not given
+  std::vector<std::string> services;   // ConductR's older `services` URIs
   std::vector<Acl> acls;
+  bool operator==(const Endpoint&) const = default;
 };
 
 // How the agent learns that an instance is ready (docs/bundle-format.md, "Readiness").
@@ -56,6 +58,7 @@ struct Readiness {
   std::chrono::milliseconds initial_delay{0};
   std::chrono::milliseconds interval{100};
   std::chrono::milliseconds timeout{1000};  // per try
+  bool operator==(const Readiness&) const = default;
 };
 const char* to_string(Readiness::Mode mode);
 
@@ -66,8 +69,9 @@ struct Component {
   std::vector<std::string> start_command;  // empty only for docker (the image's own command)
   std::vector<Endpoint> endpoints;         // sorted by name
   std::map<std::string, std::string> volumes;
-  std::string stop_signal = "SIGTERM";            // `stop-signal`
-  std::chrono::milliseconds stop_timeout{5000};   // `stop-timeout`: grace before SIGKILL
+  std::string stop_signal = "SIGTERM";           // `stop-signal`
+  std::chrono::milliseconds stop_timeout{5000};  // `stop-timeout`: grace before SIGKILL
+  bool operator==(const Component&) const = default;
 };
 
 struct Descriptor {
@@ -91,6 +95,7 @@ struct Descriptor {
   // All endpoints of all components, in component then endpoint order.
   std::vector<const Endpoint*> endpoints() const;
   const Component* component(const std::string& name) const;
+  bool operator==(const Descriptor&) const = default;
 };
 
 }  // namespace baton::bundle

@@ -2,6 +2,10 @@
 // bundle.conf text -> Descriptor, with ConductR's keys and kebab-case aliases. Every error names
 // the source (file name), the line where cpp-hocon knows it, the key path and what was expected:
 //   "bundle.conf:7: components.web.endpoints.http.bind-port: expected a port 0-65535, got 70000"
+// Accepted forms: sizes as bytes or HOCON sizes ("64M", "64 MiB", "1G"; "kB", "MB" are powers of
+// ten); durations as HOCON durations ("10s", "500ms", "2 seconds") or a bare number of seconds.
+// Substitutions resolve within the text only (never the environment); `include` is refused.
+// Unknown keys are ignored; null unsets a key.
 
 #include <cstddef>
 #include <set>
@@ -29,14 +33,16 @@ Result<Descriptor> parse_descriptor(std::string_view text, std::string_view sour
 
 // A configuration bundle's partial bundle.conf merged over the bundle's (its keys win, objects
 // merge as HOCON merges them), then validated as a whole.
-Result<Descriptor> parse_descriptor_with_overlay(std::string_view base, std::string_view base_source,
+Result<Descriptor> parse_descriptor_with_overlay(std::string_view base,
+                                                 std::string_view base_source,
                                                  std::string_view overlay,
                                                  std::string_view overlay_source,
                                                  const ParseOptions& options = {});
 
 // Check that a partial bundle.conf (of a configuration bundle) is well-formed HOCON within the
 // size limits, without requiring the keys a full descriptor needs.
-Status check_overlay(std::string_view text, std::string_view source, const ParseOptions& options = {});
+Status check_overlay(std::string_view text, std::string_view source,
+                     const ParseOptions& options = {});
 
 // The resolved descriptor as bundle.conf-shaped JSON (ConductR's key spelling), for
 // `baton bundle inspect --json` and the control protocol.
