@@ -5,6 +5,13 @@
 //
 // Every successful commit is durable before it returns (the core acknowledges a request only
 // after its commit), and atomic: all operations of a transaction apply, or none.
+//
+// Revisions (as etcd's): the store revision starts at 0 and every commit that changes something
+// raises it (by exactly 1 in SqliteStore; etcd may count other writers too); each key put by the
+// commit carries the new revision. A commit that changes nothing (no puts, only deletes of absent
+// keys) returns the current revision. Keys are non-empty; a transaction may
+// write a key once (a key among both puts and deletes, or twice among puts, is Errc::invalid).
+// Layout and guarantees: docs/store.md.
 
 #include <cstdint>
 #include <memory>
@@ -43,7 +50,8 @@ class Store {
   // Every entry whose key starts with prefix, in key order.
   virtual Result<std::vector<Entry>> list(const std::string& prefix) = 0;
   // Applies the transaction if every compare holds: returns the new store revision.
-  // A failed compare is Errc::conflict naming the key; nothing is applied then.
+  // A failed compare is Errc::conflict naming the key, the expected and the found revision;
+  // nothing is applied then.
   virtual Result<std::int64_t> commit(const Transaction& transaction) = 0;
   // The current store revision (0 for an empty store).
   virtual Result<std::int64_t> revision() = 0;
