@@ -13,6 +13,24 @@
 //   most instances of the bundle.
 // The order in which placed instances *start* (one at a time per system, the first alone) is not
 // placement's concern: the core holds back assignments until the system allows them.
+//
+// Exactly:
+// - an instance counts (towards its bundle's scale, and as a reservation on its agent) when its
+//   agent is in the view and up and its bundle is in the view; instances on down or unknown
+//   agents are neither counted nor removed (the core decides what becomes of them), instances of
+//   bundles absent from the view are left alone and reserve nothing;
+// - every removal happens before any placement, so capacity freed by one bundle's scale down is
+//   available to the others in the same plan;
+// - bundles are handled one at a time in bundle id order, except that an affinity target comes
+//   before the bundles that name it (so they see where it was just placed); an affinity naming the
+//   bundle itself is ignored; an affinity naming a bundle absent from the view matches no agent;
+// - ties after "most free memory" go to the agent whose name sorts first; among removal candidates
+//   of equal rank (started or not, instances of the bundle on their agent) the greater instance
+//   id goes first (ids are random, so "newest" cannot be told: this is only deterministic);
+// - cpus are counted in millionths, so 10 x 0.1 fits into 1; negative amounts and scales count
+//   as 0; of several agents (or bundles) with one name (id), the first in the view counts.
+// Equal views give equal plans, and the order of the view's vectors (and of the names in them)
+// does not matter, except which of two duplicates counts.
 
 #include <cstdint>
 #include <string>
@@ -36,7 +54,7 @@ struct AgentView {
   std::int64_t memory = 0;
   std::int64_t disk = 0;
   std::vector<std::string> roles;
-  std::vector<std::string> runtimes;  // available ones
+  std::vector<std::string> runtimes;        // available ones
   std::vector<std::string> bundle_digests;  // bundle files it holds
 };
 
@@ -68,16 +86,21 @@ struct Placement {
 
 struct Shortfall {
   std::string bundle_id;
-  int missing = 0;     // instances that could not be placed
-  std::string reason;  // e.g. "needs 2 more agents with role 'web' and 512 MiB free memory"
+  int missing = 0;  // instances that could not be placed
+  // "<missing> of <scale> instances cannot be placed: <why>", the why naming the one rule that
+  // excluded the most agents, e.g. "no up agent offers runtime docker", "only 2 of 9 up agents
+  // offer role 'gpu'", "agent-3 has 512 MiB memory free (needs 1 GiB)".
+  std::string reason;
 };
 
 struct Plan {
-  std::vector<Placement> place;             // new instances (the core assigns their ids)
-  std::vector<std::string> remove;          // instance ids to stop (scale down)
-  std::vector<Shortfall> shortfalls;        // scales that cannot be met now, and why
+  std::vector<Placement> place;     // new instances (the core assigns their ids), bundle by bundle
+  std::vector<std::string> remove;  // instance ids to stop (scale down)
+  std::vector<Shortfall> shortfalls;  // scales that cannot be met now, and why
 };
 
+// Fast enough to run on every change: 100,000 placements over 1,000 agents take tens of
+// milliseconds (bench/placement).
 Plan plan(const ClusterView& view);
 
 }  // namespace baton::scheduler
