@@ -3,6 +3,7 @@
 // prints ConductR-style tables and hints, and waits for target states where ConductR did.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -102,15 +103,36 @@ struct LoadArgs {
   WaitArgs wait;
 };
 
-// Waits until the core lists the bundle and, when agents are up, until one holds its file.
+// Agents that hold the bundle's file (the core lists itself among the installations too).
+int agent_installations(const json& bundle) {
+  int count = 0;
+  for (const auto& installation : json_list(bundle, "bundleInstallations")) {
+    std::string address = json_string(json_list(installation, "uniqueAddress"), "address");
+    count += address.starts_with("baton-agent://") ? 1 : 0;
+  }
+  return count;
+}
+
+// True when an agent that is up shares a role with the bundle: the core copies the bundle to
+// such agents ahead of time.
+bool eligible_agent(const json& agents, const json& bundle) {
+  const json& roles = json_list(json_list(bundle, "attributes"), "roles");
+  for (const auto& agent : agents) {
+    if (!json_bool(agent, "up", true)) continue;
+    for (const auto& role : json_list(agent, "roles")) {
+      if (std::find(roles.begin(), roles.end(), role) != roles.end()) return true;
+    }
+  }
+  return false;
+}
+
+// Waits until the core lists the bundle and, when an agent can run it, until one holds its file.
 int wait_for_installation(Session& session, const Context& context, const std::string& id,
                           const WaitArgs& args) {
   std::string shown = display_id(id, context.long_ids);
-  bool agents_up = false;
-  if (auto agents = session.client.get("/v2/agents"); agents && agents->is_array()) {
-    for (const auto& agent : *agents)
-      agents_up = agents_up || json_bool(agent, "up", true);
-  }
+  json agents = json::array();
+  if (auto listed = session.client.get("/v2/agents"); listed && listed->is_array())
+    agents = *listed;
   EventWatcher watcher(session.client.address(), id);
   StatusLine line = status_line();
   std::string last;
@@ -122,10 +144,9 @@ int wait_for_installation(Session& session, const Context& context, const std::s
       }
       return std::move(bundle).error();
     }
-    BundleCounts counts = bundle_counts(*bundle);
-    return WaitStep{!agents_up || counts.installations > 0, "Waiting for bundle " + shown + " (" +
-                                                                bundle_name(*bundle) +
-                                                                ") to be installed on an agent"};
+    bool installed = agent_installations(*bundle) > 0 || !eligible_agent(agents, *bundle);
+    return WaitStep{installed, "Waiting for bundle " + shown + " (" + bundle_name(*bundle) +
+                                   ") to be installed on an agent"};
   };
   auto end = wait_until(check, &watcher, line, args.settings(), &last);
   if (!end) return fail(end.error());
@@ -157,7 +178,8 @@ int run_load(const Context& context, const LoadArgs& args) {
   json answer;
   if (args.history >= 0) {
     auto loaded =
-        session->client.call("POST", "/v2/history/" + std::to_string(args.history) + "/load");
+        session->client.call("POST", "/v2/history/" + std::to_string(args.history) + "/load", {},
+                             {{"X-Baton-User", user_at_host()}});
     if (!loaded) {
       Error error = std::move(loaded).error();
       if (error.code == Errc::conflict) {
