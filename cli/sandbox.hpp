@@ -5,7 +5,7 @@
 //   sandbox/sandbox.json        what was asked last (core port, agents, roles, extra options)
 //   sandbox/lock                flock'd while a sandbox command changes things
 //   sandbox/core/{pid,core.log,data/}
-//   sandbox/agent-N/{pid,agent.log,work/}
+//   sandbox/agent-N/{pid,agent.log,data/}
 //
 // A pid file holds "<pid> <start time>", so a pid reused by another program is never taken for
 // ours. Every daemon gets BATON_SANDBOX=<sandbox folder> in its environment, and agents pass it on

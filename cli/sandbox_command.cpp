@@ -95,24 +95,32 @@ std::vector<std::string> core_arguments(const stdfs::path& program, const Sandbo
 std::vector<std::string> agent_arguments(const stdfs::path& program, const SandboxMember& member,
                                          const SandboxSettings& settings, const CoreAddress& core) {
   PortSpan ports = agent_port_span(member.agent_index);
+  // Everything on loopback; the agent's own servers on any free port (it reports them), its
+  // endpoints from a range no other agent of the sandbox uses.
   std::vector<std::string> argv{program.string(),
                                 "--name",
                                 member.name,
                                 "--core",
                                 core.url(),
-                                "--work",
-                                (member.folder / "work").string(),
+                                "--data",
+                                (member.folder / "data").string(),
                                 "--address",
                                 "127.0.0.1",
-                                "--ports",
-                                std::to_string(ports.first) + "-" + std::to_string(ports.last),
+                                "--api-bind",
+                                "127.0.0.1",
                                 "--api-port",
                                 "0",
+                                "--status-port",
+                                "0",
+                                "--locator-port",
+                                "0",
+                                "--ports",
+                                std::to_string(ports.first) + "-" + std::to_string(ports.last),
                                 "--pass-env",
                                 std::string(kSandboxVariable)};
-  for (const auto& role : settings.roles) {
-    argv.push_back("--role");
-    argv.push_back(role);
+  if (!settings.roles.empty()) {
+    argv.push_back("--roles");
+    argv.push_back(text::join(settings.roles, ","));
   }
   argv.insert(argv.end(), settings.agent_options.begin(), settings.agent_options.end());
   return argv;

@@ -103,13 +103,13 @@ TEST_F(Sandbox, TailLines) {
 }
 
 TEST_F(Sandbox, FindsProcessesByMarkerWorkingFolderAndNotItsCaller) {
-  std::filesystem::create_directories(root() / "agent-1" / "work");
+  std::filesystem::create_directories(root() / "agent-1" / "data");
   std::filesystem::create_directories(root() / "core");
   DaemonSpec marked{{"/bin/sleep", "60"},
                     root() / "core",
                     root() / "marked.log",
                     {{std::string(kSandboxVariable), root().string()}}};
-  DaemonSpec in_agent{{"/bin/sleep", "61"}, root() / "agent-1" / "work", root() / "cwd.log", {}};
+  DaemonSpec in_agent{{"/bin/sleep", "61"}, root() / "agent-1" / "data", root() / "cwd.log", {}};
   DaemonSpec unrelated{{"/bin/sleep", "62"}, root(), root() / "other.log", {}};
   auto a = spawn_daemon(marked);
   auto b = spawn_daemon(in_agent);
