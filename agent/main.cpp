@@ -10,6 +10,7 @@
 
 #include "agent/agent.hpp"
 #include "agent/host.hpp"
+#include "plugins/host/loader.hpp"
 #include "runtimes/universal/universal.hpp"
 
 namespace {
@@ -89,6 +90,9 @@ int main(int argc, char** argv) {
   app.add_option("--restart-window", restart_window_s, "The restart window, in seconds")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  std::vector<std::filesystem::path> plugin_dirs;
+  app.add_option("--plugins-dir", plugin_dirs,
+                 "Folder of runtime plugins (*.so, docs/plugins.md) to load; repeatable");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("baton-agent");
@@ -138,6 +142,20 @@ int main(int argc, char** argv) {
       !added) {
     return fail(added.error().message);
   }
+  // Runtime plugins join the registry next to the built-in runtimes; one that cannot load is
+  // reported and skipped. Their process service is the universal runtime above.
+  plugins::LoadOptions plugin_options;
+  plugin_options.folders = plugin_dirs;
+  plugin_options.data_dir = options.data / "runtimes";
+  plugin_options.services = {registry.find("universal"), universal_options.log_rotation};
+  plugin_options.make_host = [&events](const std::string& name) {
+    return std::make_unique<agent::RuntimeHostFor>(events, name);
+  };
+  auto loaded = plugins::load_plugins(registry, plugin_options);
+  for (const auto& line : loaded.loaded)
+    spdlog::info("loaded {}", line);
+  for (const auto& refused : loaded.refused)
+    spdlog::error("{}", refused.message);
 
   agent::Agent agent(options, registry, events);
   if (auto started = agent.start(); !started) return fail(started.error().message);
