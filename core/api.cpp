@@ -236,24 +236,27 @@ void follow_logs(const std::vector<LogSource>& sources, std::size_t count,
     // Detached: a quiet follow blocks in curl until the agent writes or closes. The thread holds
     // only what it owns, so it may outlive the core object.
     std::thread([source, count, responder, left, follows] {
-      http::Client client(http::ClientOptions{.connect_timeout = std::chrono::seconds(3),
-                                              .timeout = std::chrono::milliseconds(0)});
-      std::string pending;
-      auto result =
-          client.stream("GET", logs_url(source, count, true), {}, {}, [&](std::string_view chunk) {
-            pending.append(chunk);
-            std::size_t start = 0;
-            for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
-                 start = nl + 1) {
-              auto line =
-                  convert_log_line(std::string_view(pending).substr(start, nl - start), source);
-              if (line) responder->write(line->object.dump() + "\n");
-            }
-            pending.erase(0, start);
-            return !responder->closed();
-          });
-      if (!result)
-        spdlog::debug("log follow of {}: {}", source.instance_id, result.error().message);
+      {
+        http::Client client(http::ClientOptions{.connect_timeout = std::chrono::seconds(3),
+                                                .timeout = std::chrono::milliseconds(0)});
+        std::string pending;
+        auto result = client.stream(
+            "GET", logs_url(source, count, true), {}, {}, [&](std::string_view chunk) {
+              pending.append(chunk);
+              std::size_t start = 0;
+              for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
+                   start = nl + 1) {
+                auto line =
+                    convert_log_line(std::string_view(pending).substr(start, nl - start), source);
+                if (line) responder->write(line->object.dump() + "\n");
+              }
+              pending.erase(0, start);
+              return !responder->closed();
+            });
+        if (!result) {
+          spdlog::debug("log follow of {}: {}", source.instance_id, result.error().message);
+        }
+      }  // the connection is closed before the response ends
       follows->fetch_sub(1);
       if (left->fetch_sub(1) == 1) responder->end();
     }).detach();

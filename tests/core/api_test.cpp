@@ -1,6 +1,10 @@
 // Malformed requests, limits, server-sent events and logs fetched from (fake) agents.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -82,6 +86,32 @@ TEST_F(ApiTest, MalformedRequestsGetJsonErrorsAndTheCoreStaysUp) {
   EXPECT_TRUE(stdfs::is_empty(core.data() / "tmp"));
 }
 
+TEST_F(ApiTest, AnUploadCutShortLeavesNoFiles) {
+  TestCore core;
+  MadeFile b = make_bundle(work, BundleSpec{.name = "cut", .payload = std::string(4096, 'p')});
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(core.service().port());
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  std::string body = "--cut\r\nContent-Disposition: form-data; name=\"bundle\"; filename=\"" +
+                     b.file_name + "\"\r\n\r\n" + std::string(100000, 'x');
+  std::string head =
+      "POST /v2/bundles HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+      "boundary=cut\r\nContent-Length: 10000000\r\n\r\n";
+  std::string all = head + body;
+  ASSERT_EQ(::send(fd, all.data(), all.size(), MSG_NOSIGNAL), static_cast<ssize_t>(all.size()));
+  // The part's file exists while the body arrives...
+  ASSERT_TRUE(wait_until([&] { return !stdfs::is_empty(core.data() / "tmp"); }));
+  ::close(fd);
+  // ...and goes with the connection.
+  EXPECT_TRUE(wait_until([&] { return stdfs::is_empty(core.data() / "tmp"); }));
+  EXPECT_TRUE(stdfs::is_empty(core.data() / "files"));
+  EXPECT_EQ(core.get("/v2/bundles").status, 200);
+}
+
 TEST_F(ApiTest, EventsStreamAsServerSentEvents) {
   TestCore core;
   MadeFile b = make_bundle(work, BundleSpec{.name = "watched"});
@@ -106,6 +136,19 @@ TEST_F(ApiTest, EventsStreamAsServerSentEvents) {
   reader.join();
   EXPECT_NE(received.find("event: bundleInstallationAdded\n"), std::string::npos) << received;
   EXPECT_NE(received.find("\"bundleId\":\"" + id + "\""), std::string::npos) << received;
+}
+
+TEST_F(ApiTest, EventStreamsGetHeartbeats) {
+  TestCore core;  // heartbeats every 500 ms here (15 s by default)
+  http::Client client(http::ClientOptions{.timeout = std::chrono::milliseconds(0)});
+  std::string received;
+  auto r =
+      client.stream("GET", core.url("/v2/bundles/events"), {}, {}, [&](std::string_view chunk) {
+        received.append(chunk);
+        return std::count(received.begin(), received.end(), '\n') < 3;
+      });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(received, "\n\n\n");
 }
 
 // The agent API the core reads logs from: GET /agent/v1/instances/{id}/logs.
