@@ -183,9 +183,9 @@ int run_load(const Context& context, const LoadArgs& args) {
     if (!loaded) {
       Error error = std::move(loaded).error();
       if (error.code == Errc::conflict) {
-        error.message += "; load the files again with: baton load BUNDLE [CONFIG]";
+        error.message += "\nLoad the files again with: baton load BUNDLE [CONFIG]";
       } else if (error.code == Errc::not_found) {
-        error.message += "; list what can be reloaded with: baton history";
+        error.message += "\nList what can be loaded again with: baton history";
       }
       return fail(error);
     }
@@ -347,7 +347,7 @@ int run_unload(const Context& context, const UnloadArgs& args) {
   if (!answer) {
     Error error = std::move(answer).error();
     if (error.code == Errc::conflict) {
-      error.message += "; stop it first with: baton stop " + args.id;
+      error.message += "\nStop it first with: baton stop " + args.id;
     }
     return fail(error);
   }

@@ -268,8 +268,10 @@ std::string bundle_detail(const json& bundle, const ViewOptions& options) {
   std::vector<std::string> agents;
   for (const auto& installation : installations) {
     const json& address = json_list(installation, "uniqueAddress");
-    std::string name = json_string(address, "uid");
-    if (name.empty()) name = agent_name(json_string(address, "address", "?"));
+    std::string where = json_string(address, "address");
+    // The core holds every loaded bundle; agents are named by their uid.
+    std::string name = where.starts_with("baton-core://") ? "core" : json_string(address, "uid");
+    if (name.empty()) name = agent_name(where.empty() ? "?" : where);
     agents.push_back(name);
   }
   out += "\n";

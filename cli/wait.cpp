@@ -52,7 +52,17 @@ Result<WaitStep> scale_step(const json& bundle, int target, const std::string& s
                                          (error.empty() ? "the core reports an error" : error));
   }
   BundleCounts counts = bundle_counts(bundle);
-  int running = counts.started + counts.starting;
+  int stopped = 0;
+  for (const auto& execution : json_list(bundle, "bundleExecutions")) {
+    stopped += json_string(execution, "state") == "stopped" ? 1 : 0;
+  }
+  if (target > 0 && stopped > 0) {
+    // ConductR's rule: a component that exits 0 is left stopped, so the target cannot be met.
+    return make_error(Errc::invalid, "bundle " + shown_id + " (" + name +
+                                         "): " + plural(stopped, "instance", "instances") +
+                                         " exited with status 0 and will not be restarted");
+  }
+  int running = counts.started + counts.starting - stopped;
   WaitStep step;
   step.done = counts.started == target && running == target;
   if (target == 0) {

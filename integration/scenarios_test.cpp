@@ -113,7 +113,7 @@ TEST(Scenarios, LoadRunAtScaleThreeServeStopUnload) {
 
   auto refused = cluster.baton({"unload", short_id});
   EXPECT_EQ(refused.exit_code, 1) << refused.describe();
-  EXPECT_NE(refused.err.find("stop it first with: baton stop " + short_id), std::string::npos)
+  EXPECT_NE(refused.err.find("\nStop it first with: baton stop " + short_id), std::string::npos)
       << refused.describe();
 
   auto stop = cluster.baton({"stop", short_id});

@@ -32,6 +32,7 @@ json visualizer() {
       {"host": "10.0.0.6", "pid": 0, "isStarted": false, "endpoints": {},
        "instanceId": "0000000000000002", "agent": "agent-2", "startedAt": 0, "restarts": 0}],
     "bundleInstallations": [
+      {"uniqueAddress": {"address": "baton-core://127.0.0.1:9005", "uid": "f996f11d12916a69"}},
       {"uniqueAddress": {"address": "baton-agent://agent-1", "uid": "agent-1"}},
       {"uniqueAddress": {"address": "baton-agent://agent-2", "uid": "agent-2"}}],
     "hasError": false, "error": null, "loadedAt": 1000
@@ -53,7 +54,7 @@ json failing() {
 
 TEST(BundleCounts, CountsInstallationsStartingAndStarted) {
   BundleCounts counts = bundle_counts(visualizer());
-  EXPECT_EQ(counts.installations, 2);
+  EXPECT_EQ(counts.installations, 3);
   EXPECT_EQ(counts.starting, 1);
   EXPECT_EQ(counts.started, 2);
   EXPECT_EQ(counts.scale, 3);
@@ -63,7 +64,7 @@ TEST(BundlesTable, IsConductRsLayout) {
   json bundles = json::array({visualizer(), failing()});
   EXPECT_EQ(bundles_table(bundles, {}),
             "ID                 NAME         VER  #REP  #STR  #RUN  ROLES\n"
-            "abf6045            visualizer    v2     2     1     2  frontend, web\n"
+            "abf6045            visualizer    v2     3     1     2  frontend, web\n"
             "! 45e0c47-a53237c  test-bundle   v1    10     0     0  web\n"
             "There are errors: use `baton info ID`, `baton events ID` or `baton logs ID` for "
             "further information\n")
@@ -109,7 +110,7 @@ TEST(BundleDetail, ShowsAttributesEndpointsInstancesAndInstallations) {
   EXPECT_NE(detail.find("0000000000000002  10.0.0.6  agent-2     -  starting  -"),
             std::string::npos)
       << detail;
-  EXPECT_NE(detail.find("Installed on:   agent-1, agent-2\n"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("Installed on:   agent-1, agent-2, core\n"), std::string::npos) << detail;
   EXPECT_EQ(detail.find("Error:"), std::string::npos) << detail;
 }
 

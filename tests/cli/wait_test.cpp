@@ -59,6 +59,18 @@ TEST(ScaleStep, FailsFastOnABundleError) {
             "bundle");
 }
 
+TEST(ScaleStep, FailsFastWhenAnInstanceExitedCleanly) {
+  json bundle = bundle_with(1, 1);
+  bundle["bundleExecutions"][1]["state"] = "stopped";
+  auto step = scale_step(bundle, 2, "abf6045");
+  ASSERT_FALSE(step);
+  EXPECT_EQ(
+      step.error().message,
+      "bundle abf6045 (visualizer): 1 instance exited with status 0 and will not be restarted");
+  // Stopping the bundle is fine.
+  EXPECT_FALSE(scale_step(bundle, 0, "abf6045")->done);
+}
+
 TEST(WaitUntil, ReturnsOnceTheCheckIsDone) {
   std::ostringstream out;
   StatusLine line(out, true, 80);
