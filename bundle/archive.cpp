@@ -29,7 +29,7 @@ constexpr std::size_t kEndRecordSize = 22;
 constexpr std::size_t kZip64LocatorSize = 20;
 constexpr std::size_t kZip64EndRecordSize = 56;
 constexpr std::size_t kCentralHeaderSize = 46;
-constexpr std::size_t kDataBufferSize = 256 * 1024;
+constexpr std::size_t kDataBufferSize = std::size_t{256} << 10;
 
 std::uint16_t u16(const unsigned char* p) {
   return static_cast<std::uint16_t>(p[0] | (p[1] << 8));

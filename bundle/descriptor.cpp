@@ -4,20 +4,28 @@ namespace baton::bundle {
 
 const char* to_string(Protocol protocol) {
   switch (protocol) {
-    case Protocol::http: return "http";
-    case Protocol::tcp: return "tcp";
-    case Protocol::udp: return "udp";
+    case Protocol::http:
+      return "http";
+    case Protocol::tcp:
+      return "tcp";
+    case Protocol::udp:
+      return "udp";
   }
   return "http";
 }
 
 const char* to_string(Readiness::Mode mode) {
   switch (mode) {
-    case Readiness::Mode::automatic: return "auto";
-    case Readiness::Mode::signal: return "signal";
-    case Readiness::Mode::http: return "http";
-    case Readiness::Mode::tcp: return "tcp";
-    case Readiness::Mode::none: return "none";
+    case Readiness::Mode::automatic:
+      return "auto";
+    case Readiness::Mode::signal:
+      return "signal";
+    case Readiness::Mode::http:
+      return "http";
+    case Readiness::Mode::tcp:
+      return "tcp";
+    case Readiness::Mode::none:
+      return "none";
   }
   return "auto";
 }
@@ -25,7 +33,8 @@ const char* to_string(Readiness::Mode mode) {
 std::vector<const Endpoint*> Descriptor::endpoints() const {
   std::vector<const Endpoint*> all;
   for (const Component& component : components) {
-    for (const Endpoint& endpoint : component.endpoints) all.push_back(&endpoint);
+    for (const Endpoint& endpoint : component.endpoints)
+      all.push_back(&endpoint);
   }
   return all;
 }

@@ -25,8 +25,8 @@ namespace baton::bundle {
 namespace {
 
 constexpr std::size_t kChunkBytes = 1 << 20;
-constexpr std::size_t kDictionaryBytes = 32 * 1024;
-constexpr std::size_t kTrialBytes = 64 * 1024;
+constexpr std::size_t kDictionaryBytes = std::size_t{32} << 10;
+constexpr std::size_t kTrialBytes = std::size_t{64} << 10;
 constexpr double kStoreRatio = 0.97;
 // Entries this large get Zip64 sizes up front: a deflated size can exceed the original slightly,
 // and the local header must announce Zip64 before the sizes are known.
@@ -449,8 +449,12 @@ Result<std::vector<Planned>> plan(std::vector<ZipEntry> entries) {
       if (found == by_path.end()) {
         missing.push_back(parent);
       } else if (found->second.type != EntryType::folder) {
-        return make_error(Errc::invalid, path + ": lies under " + parent + ", which is a " +
-                                             to_string(found->second.type));
+        std::string message = path;
+        message += ": lies under ";
+        message += parent;
+        message += ", which is a ";
+        message += to_string(found->second.type);
+        return make_error(Errc::invalid, std::move(message));
       }
     }
   }

@@ -69,8 +69,8 @@ Status sync_folder(const stdfs::path& folder) {
 Status write_atomic(const stdfs::path& file, std::string_view content, stdfs::perms mode) {
   stdfs::path temp = file;
   temp += ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  static_cast<mode_t>(mode));
+  int fd =
+      ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) return os_error(temp, "cannot create", errno);
   const char* data = content.data();
   std::size_t left = content.size();

@@ -17,8 +17,8 @@ namespace stdfs = std::filesystem;
 Result<std::string> read(const stdfs::path& file, std::size_t max_bytes = 64u << 20);
 
 // Write to a temporary sibling, fsync, rename over `file`, fsync the folder.
-Status write_atomic(const stdfs::path& file, std::string_view content, stdfs::perms mode =
-                                                                           stdfs::perms(0644));
+Status write_atomic(const stdfs::path& file, std::string_view content,
+                    stdfs::perms mode = stdfs::perms(0644));
 
 // fsync a folder so a rename or create inside it survives a crash.
 Status sync_folder(const stdfs::path& folder);

@@ -32,12 +32,15 @@ struct Error {
   }
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value)
+      : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const { return state_.index() == 0; }
@@ -78,10 +81,10 @@ using Status = Result<void>;
 }  // namespace baton
 
 // Return the error of `expr` from the enclosing function when it failed.
-#define BATON_TRY(expr)                                  \
-  do {                                                   \
+#define BATON_TRY(expr)                                      \
+  do {                                                       \
     if (auto baton_try_result_ = (expr); !baton_try_result_) \
-      return std::move(baton_try_result_).error();       \
+      return std::move(baton_try_result_).error();           \
   } while (false)
 
 #define BATON_CONCAT_INNER_(a, b) a##b

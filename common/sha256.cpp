@@ -47,7 +47,9 @@ void Sha256::update(std::span<const std::byte> data) {
   EVP_DigestUpdate(state_->ctx, data.data(), data.size());
 }
 
-void Sha256::update(std::string_view data) { EVP_DigestUpdate(state_->ctx, data.data(), data.size()); }
+void Sha256::update(std::string_view data) {
+  EVP_DigestUpdate(state_->ctx, data.data(), data.size());
+}
 
 Digest Sha256::finish() {
   Digest digest{};

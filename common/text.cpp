@@ -29,14 +29,17 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 std::string_view trim(std::string_view text) {
   std::size_t begin = 0;
   std::size_t end = text.size();
-  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
+  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin])))
+    ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1])))
+    --end;
   return text.substr(begin, end - begin);
 }
 
 std::string to_upper(std::string_view text) {
   std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -82,7 +85,8 @@ std::string expand_variables(
       i = close;
     } else if (is_name_char(next, true)) {
       std::size_t end = i + 1;
-      while (end < text.size() && is_name_char(text[end], false)) ++end;
+      while (end < text.size() && is_name_char(text[end], false))
+        ++end;
       out += lookup(text.substr(i + 1, end - i - 1)).value_or("");
       i = end - 1;
     } else {

@@ -20,8 +20,9 @@ std::string env_name(std::string_view endpoint);
 
 // Expand `$NAME` and `${NAME}` from `lookup`; unknown names expand to "" (as a shell would).
 // `$$` gives a literal '$'.
-std::string expand_variables(std::string_view text,
-                             const std::function<std::optional<std::string>(std::string_view)>& lookup);
+std::string expand_variables(
+    std::string_view text,
+    const std::function<std::optional<std::string>(std::string_view)>& lookup);
 
 // Parse a whole decimal number; nullopt on any junk or overflow.
 std::optional<long long> parse_integer(std::string_view text);
