@@ -63,7 +63,7 @@ struct Launch {
   std::string agent_name;   // for labels/cgroup names that must not clash between agents
   stdfs::path bundle_root;  // extracted bundle (read-only), as given to prepare()
   stdfs::path work_dir;     // writable, the component's working folder
-  stdfs::path log_dir;      // stdout/stderr go here in the format of runtimes/log_format.hpp
+  stdfs::path log_dir;      // stdout/stderr go here in the format of logs/ (docs/logs.md)
   stdfs::path state_dir;    // the runtime's private, persistent folder for this launch
   // start-command after `$NAME` expansion; the program is not yet resolved (the runtime decides:
   // relative to bundle_root for universal, inside the image for docker). Empty: image default.
@@ -103,7 +103,8 @@ enum class LogLevel { debug, info, warn, error };
 class RuntimeHost {
  public:
   virtual ~RuntimeHost() = default;
-  // A launch ended (once per start/recover). Any thread.
+  // A launch ended (once per start/recover). Any thread; it may arrive before start() or
+  // recover() has returned.
   virtual void exited(const std::string& launch_id, ExitStatus status) = 0;
   // The agent's own log, tagged with the runtime's name.
   virtual void log(LogLevel level, std::string_view message) = 0;
