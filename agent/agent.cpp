@@ -447,8 +447,8 @@ void Agent::Impl::stop() {
   api_.reset();
   status_.reset();
   locator_.reset();
+  writer_.drain();  // before core_ goes: queued reports still reach it
   core_.reset();
-  writer_.drain();
   spdlog::info("agent {} stopped", options_.name);
 }
 
@@ -474,7 +474,9 @@ protocol::StatusReport Agent::Impl::report() const {
 }
 
 void Agent::Impl::publish() {
-  if (core_) core_->publish(report());
+  if (!core_) return;
+  writer_.then(
+      [core = core_.get(), report = report()]() mutable { core->publish(std::move(report)); });
 }
 
 protocol::Registration Agent::Impl::registration() {

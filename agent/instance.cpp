@@ -274,7 +274,7 @@ protocol::InstanceStatus Instance::status() const {
   s.bundle_id = bundle_id();
   s.state = record_.state;
   for (const auto& [component, launch] : launches_) {
-    if (launch.active && launch.handle.pid > 0) {
+    if ((launch.active || launch.starting) && launch.handle.pid > 0) {
       s.pid = launch.handle.pid;
       break;
     }
@@ -451,6 +451,7 @@ void Instance::launch() {
   for (auto& [component, launch] : launches_) {
     launch.starting = true;
     launch.pending_exit.reset();
+    launch.handle = {};
   }
   save();
   std::optional<stdfs::path> script;
@@ -832,8 +833,9 @@ void Instance::all_exited() {
       destroy_launches([this] {
         release_resources();
         phase_ = Phase::gone;
-        services_.writer().remove(folder_);
-        services_.removed(id());
+        // Dropped from the reports once its folder is gone, so nothing of it outlives its report.
+        services_.writer().remove(folder_,
+                                  [services = &services_, id = id()] { services->removed(id); });
       });
       return;
     default:

@@ -58,8 +58,9 @@ class InstanceServices {
   virtual void token_removed(const std::string& token) = 0;
   virtual void changed() = 0;  // something reported changed: publish (coalesced)
   virtual void ready(const std::string& instance_id) = 0;
-  virtual void removed(const std::string& instance_id) = 0;  // gone: the agent drops it
-  virtual double jitter() = 0;                               // [0, 1)
+  // Gone: the agent drops it (any thread).
+  virtual void removed(const std::string& instance_id) = 0;
+  virtual double jitter() = 0;  // [0, 1)
   virtual void log(bool warning, const std::string& message) = 0;
 };
 

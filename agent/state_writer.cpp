@@ -29,7 +29,7 @@ void StateWriter::write(const stdfs::path& file, std::string content) {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
       auto [it, added] = contents_.insert_or_assign(file, std::move(content));
-      if (added) queue_.push_back(Operation{file, false, {}});
+      if (added) queue_.push_back(Operation{file, false, false, {}});
       wake_.notify_all();
       return;
     }
@@ -47,13 +47,25 @@ void StateWriter::remove(const stdfs::path& folder, std::function<void()> done) 
       }
       std::erase_if(queue_,
                     [&](const Operation& op) { return !op.remove && below(op.path, folder); });
-      queue_.push_back(Operation{folder, true, std::move(done)});
+      queue_.push_back(Operation{folder, true, false, std::move(done)});
       wake_.notify_all();
       return;
     }
   }
   files::remove_tree(folder);
   if (done) done();
+}
+
+void StateWriter::then(std::function<void()> callback) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(Operation{{}, false, true, std::move(callback)});
+      wake_.notify_all();
+      return;
+    }
+  }
+  callback();
 }
 
 void StateWriter::flush() {
@@ -83,7 +95,7 @@ void StateWriter::run() {
     Operation op = std::move(queue_.front());
     queue_.pop_front();
     std::string content;
-    if (!op.remove) {
+    if (!op.remove && !op.callback_only) {
       auto it = contents_.find(op.path);
       if (it == contents_.end()) continue;
       content = std::move(it->second);
@@ -91,7 +103,9 @@ void StateWriter::run() {
     }
     busy_ = true;
     lock.unlock();
-    if (op.remove) {
+    if (op.callback_only) {
+      op.done();
+    } else if (op.remove) {
       files::remove_tree(op.path);
       if (op.done) op.done();
     } else {

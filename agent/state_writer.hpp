@@ -31,6 +31,9 @@ class StateWriter {
   // Drops pending writes below `folder`, then removes it (after earlier operations).
   // `done` runs on the writer thread afterwards.
   void remove(const std::filesystem::path& folder, std::function<void()> done = {});
+  // Runs `callback` on the writer thread once everything queued before it is on disk: the core
+  // is told a state only after the agent can no longer forget it.
+  void then(std::function<void()> callback);
   // Waits until everything queued so far is on disk.
   void flush();
   // flush(), then ends the thread. Later calls are performed synchronously.
@@ -41,6 +44,7 @@ class StateWriter {
   struct Operation {
     std::filesystem::path path;
     bool remove = false;
+    bool callback_only = false;
     std::function<void()> done;
   };
   void run();

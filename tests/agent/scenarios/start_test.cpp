@@ -7,61 +7,14 @@
 
 #include "agent/environment.hpp"
 #include "common/files.hpp"
-#include "logs/reader.hpp"
-#include "tests/agent/support/fixtures.hpp"
+#include "tests/agent/support/agent_fixture.hpp"
 
 namespace baton::agent::testing {
 namespace {
 
 using protocol::InstanceState;
 
-class StartTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    agent_ = std::make_unique<InProcessAgent>(core_, scratch_.path() / "data",
-                                              unique_agent_name("start"));
-    auto started = agent_->start();
-    ASSERT_TRUE(started.ok()) << started.error().message;
-    ASSERT_TRUE(eventually([&] { return core_.registrations(name()) == 1; }));
-  }
-  void TearDown() override {
-    if (agent_) {
-      core_.assign(name(), {});
-      eventually([&] { return agent_->agent().instances().empty(); });
-      agent_->stop();
-    }
-  }
-  const std::string& name() const { return agent_->name(); }
-  TestBundle bundle(const std::string& bundle_name, const std::string& conf,
-                    std::map<std::string, std::string> more = {}) {
-    auto b = make_bundle(scratch_.path(), bundle_name, conf, std::move(more));
-    core_.add_file(b.digest, b.zip);
-    return b;
-  }
-  std::optional<protocol::InstanceStatus> status(const std::string& id) {
-    return core_.status(name(), id);
-  }
-  bool state_is(const std::string& id, InstanceState state) {
-    auto s = status(id);
-    return s && s->state == state;
-  }
-  stdfs::path instance_folder(const std::string& id) {
-    return scratch_.path() / "data" / "instances" / id;
-  }
-  std::string logs_of(const std::string& id) {
-    auto lines = logs::tail(instance_folder(id) / "logs", 1000);
-    std::string out;
-    if (lines) {
-      for (const auto& line : *lines)
-        out += line.text + "\n";
-    }
-    return out;
-  }
-
-  TestCore core_;
-  Scratch scratch_;
-  std::unique_ptr<InProcessAgent> agent_;
-};
+class StartTest : public AgentFixture {};
 
 TEST_F(StartTest, StartedByHttpSignal) {
   auto b = bundle(
