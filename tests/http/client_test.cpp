@@ -268,7 +268,7 @@ TEST(Client, DownloadWritesTheFileOrNothing) {
 // writes file parts to disk and keeps fields in memory.
 class FormSink : public BodySink {
  public:
-  FormSink(std::string boundary, stdfs::path folder) : folder_(std::move(folder)) {
+  FormSink(std::string_view boundary, stdfs::path folder) : folder_(std::move(folder)) {
     MultipartParser::Callbacks callbacks;
     callbacks.on_part_begin = [this](const MultipartPart& part) -> Status {
       current_ = part;
@@ -294,7 +294,7 @@ class FormSink : public BodySink {
       }
       return {};
     };
-    parser_.emplace(std::move(boundary), std::move(callbacks));
+    parser_.emplace(boundary, std::move(callbacks));
   }
   Status write(std::string_view chunk) override { return parser_->feed(chunk); }
   Response finish() override {

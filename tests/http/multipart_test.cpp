@@ -48,21 +48,25 @@ struct Collector {
   }
 };
 
-const std::string kBoundary = "----BatonBoundary7MA4YWxk";
+// A function, not a global std::string: no initialization that may throw before main().
+const std::string& boundary() {
+  static const std::string value = "----BatonBoundary7MA4YWxk";
+  return value;
+}
 
 std::string sample_body() {
   std::string body = "preamble to ignore\r\n";
-  body += "--" + kBoundary + "\r\n";
+  body += "--" + boundary() + "\r\n";
   body += "Content-Disposition: form-data; name=\"bundleConf\"\r\n\r\n";
   body += "name = \"web\"\nversion = \"1\"\n";
-  body += "\r\n--" + kBoundary + "\r\n";
+  body += "\r\n--" + boundary() + "\r\n";
   body += "Content-Disposition: form-data; name=\"bundle\"; filename=\"web \\\"v1\\\".zip\"\r\n";
   body += "Content-Type: application/zip\r\n\r\n";
   // Data that looks like the delimiter without being it.
-  body += "PK\x03\x04\r\n--" + kBoundary.substr(0, 10) + "\r\n-\r\r\n--";
-  body += "\r\n--" + kBoundary + "  \r\n";  // transport padding after a boundary is allowed
+  body += "PK\x03\x04\r\n--" + boundary().substr(0, 10) + "\r\n-\r\r\n--";
+  body += "\r\n--" + boundary() + "  \r\n";  // transport padding after a boundary is allowed
   body += "content-disposition: form-data; name=empty\r\n\r\n";
-  body += "\r\n--" + kBoundary + "--\r\nepilogue to ignore";
+  body += "\r\n--" + boundary() + "--\r\nepilogue to ignore";
   return body;
 }
 
@@ -70,7 +74,7 @@ std::vector<Parsed> expected_parts() {
   return {
       {"bundleConf", "", "", "name = \"web\"\nversion = \"1\"\n", true},
       {"bundle", "web \"v1\".zip", "application/zip",
-       "PK\x03\x04\r\n--" + kBoundary.substr(0, 10) + "\r\n-\r\r\n--", true},
+       "PK\x03\x04\r\n--" + boundary().substr(0, 10) + "\r\n-\r\r\n--", true},
       {"empty", "", "", "", true},
   };
 }
@@ -96,7 +100,7 @@ TEST(Multipart, BoundaryOfContentType) {
 
 TEST(Multipart, WholeBody) {
   Collector collector;
-  MultipartParser parser(kBoundary, collector.callbacks());
+  MultipartParser parser(boundary(), collector.callbacks());
   ASSERT_TRUE(parser.feed(sample_body()).ok());
   EXPECT_TRUE(parser.done());
   ASSERT_TRUE(parser.finish().ok());
@@ -107,7 +111,7 @@ TEST(Multipart, EverySplitPoint) {
   std::string body = sample_body();
   for (std::size_t split = 0; split <= body.size(); ++split) {
     Collector collector;
-    MultipartParser parser(kBoundary, collector.callbacks());
+    MultipartParser parser(boundary(), collector.callbacks());
     ASSERT_TRUE(parser.feed(std::string_view(body).substr(0, split)).ok()) << split;
     ASSERT_TRUE(parser.feed(std::string_view(body).substr(split)).ok()) << split;
     ASSERT_TRUE(parser.finish().ok()) << split;
@@ -120,7 +124,7 @@ TEST(Multipart, EveryPairOfSplitPoints) {
   for (std::size_t first = 0; first <= body.size(); first += 3) {
     for (std::size_t second = first; second <= body.size(); ++second) {
       Collector collector;
-      MultipartParser parser(kBoundary, collector.callbacks());
+      MultipartParser parser(boundary(), collector.callbacks());
       std::string_view view(body);
       ASSERT_TRUE(parser.feed(view.substr(0, first)).ok());
       ASSERT_TRUE(parser.feed(view.substr(first, second - first)).ok());
@@ -134,7 +138,7 @@ TEST(Multipart, EveryPairOfSplitPoints) {
 TEST(Multipart, OneByteFeeds) {
   std::string body = sample_body();
   Collector collector;
-  MultipartParser parser(kBoundary, collector.callbacks());
+  MultipartParser parser(boundary(), collector.callbacks());
   for (char c : body)
     ASSERT_TRUE(parser.feed(std::string_view(&c, 1)).ok());
   ASSERT_TRUE(parser.finish().ok());
@@ -148,10 +152,10 @@ TEST(Multipart, HoldsBackLessThanTheDelimiter) {
   std::string payload(1 << 20, '\0');
   for (char& c : payload)
     c = static_cast<char>(random() % 7 == 0 ? '\r' : random() & 0xff);
-  std::string body = "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"f\"; " +
+  std::string body = "--" + boundary() + "\r\nContent-Disposition: form-data; name=\"f\"; " +
                      "filename=\"f.bin\"\r\n\r\n";
   std::size_t data_start = body.size();
-  body += payload + "\r\n--" + kBoundary + "--\r\n";
+  body += payload + "\r\n--" + boundary() + "--\r\n";
 
   std::size_t received = 0;
   MultipartParser::Callbacks callbacks;
@@ -159,10 +163,10 @@ TEST(Multipart, HoldsBackLessThanTheDelimiter) {
     received += data.size();
     return {};
   };
-  MultipartParser parser(kBoundary, callbacks);
+  MultipartParser parser(boundary(), callbacks);
   std::size_t fed = 0;
   std::size_t max_lag = 0;
-  const std::size_t delimiter = kBoundary.size() + 4;
+  const std::size_t delimiter = boundary().size() + 4;
   while (fed < body.size()) {
     std::size_t n = std::min<std::size_t>(body.size() - fed, 1 + random() % 70000);
     ASSERT_TRUE(parser.feed(std::string_view(body).substr(fed, n)).ok());
@@ -202,7 +206,7 @@ TEST(Multipart, FileNameVariants) {
   }
 }
 
-Error parse_error(const std::string& body, std::size_t max_header = 16 * 1024) {
+Error parse_error(const std::string& body, std::size_t max_header = std::size_t{16} * 1024) {
   Collector collector;
   MultipartParser parser("b", collector.callbacks(), max_header);
   Status fed = parser.feed(body);
@@ -216,7 +220,7 @@ Error parse_error(const std::string& body, std::size_t max_header = 16 * 1024) {
 }
 
 void expect_error(const std::string& body, Errc code, const std::string& fragment,
-                  std::size_t max_header = 16 * 1024) {
+                  std::size_t max_header = std::size_t{16} * 1024) {
   Error error = parse_error(body, max_header);
   EXPECT_EQ(error.code, code) << body;
   EXPECT_NE(error.message.find(fragment), std::string::npos)

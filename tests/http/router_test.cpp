@@ -7,7 +7,7 @@
 namespace baton::http {
 namespace {
 
-Handler named(std::string name) {
+Handler named(const std::string& name) {
   return [name](const Request&) { return Response::text(200, name); };
 }
 
@@ -106,7 +106,7 @@ TEST(Router, MalformedPatternsAreBugs) {
 
 TEST(Router, RouteKindsAndLimits) {
   Router router;
-  router.add_async("GET", "/poll", [](const Request&, ResponderPtr) {});
+  router.add_async("GET", "/poll", [](const Request&, const ResponderPtr&) {});
   router.add_stream(
       "POST", "/upload",
       [](const Request&) -> Result<std::unique_ptr<BodySink>> {

@@ -146,10 +146,11 @@ unsigned short unused_port() {
   address.sin_family = AF_INET;
   address.sin_port = 0;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   socklen_t size = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+               ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0;
   ::close(fd);
+  if (!bound) throw std::runtime_error("cannot bind a TCP socket on 127.0.0.1");
   return ntohs(address.sin_port);
 }
 
