@@ -26,11 +26,9 @@ Result<stdfs::path> baton_home(const EnvLookup& env) {
 }
 
 json SandboxSettings::to_json() const {
-  return {{"corePort", core_port},
-          {"agents", agents},
-          {"roles", roles},
-          {"coreOptions", core_options},
-          {"agentOptions", agent_options}};
+  return {{"corePort", core_port},       {"agents", agents},
+          {"portsFrom", ports_from},     {"roles", roles},
+          {"coreOptions", core_options}, {"agentOptions", agent_options}};
 }
 
 SandboxSettings SandboxSettings::from_json(const json& value) {
@@ -50,6 +48,10 @@ SandboxSettings SandboxSettings::from_json(const json& value) {
   }
   if (auto it = value.find("agents"); it != value.end() && it->is_number_integer()) {
     settings.agents = std::clamp(it->get<int>(), 0, kMaxSandboxAgents);
+  }
+  if (auto it = value.find("portsFrom"); it != value.end() && it->is_number_integer()) {
+    int from = it->get<int>();
+    if (from >= 1024 && from <= kMaxSandboxPortsFrom) settings.ports_from = from;
   }
   strings("roles", settings.roles);
   strings("coreOptions", settings.core_options);
@@ -94,9 +96,9 @@ std::optional<SandboxMember> SandboxLayout::member(const std::string& name) cons
   return std::nullopt;
 }
 
-PortSpan agent_port_span(int index) {
-  int first = 10000 + (index - 1) * 1000;
-  return {first, first + 999};
+PortSpan agent_port_span(int index, int from) {
+  int first = from + (index - 1) * kSandboxPortsPerAgent;
+  return {first, first + kSandboxPortsPerAgent - 1};
 }
 
 Status write_pid_file(const stdfs::path& file, const ProcessId& id) {

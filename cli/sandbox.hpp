@@ -29,6 +29,8 @@ namespace baton::cli {
 
 inline constexpr std::string_view kSandboxVariable = "BATON_SANDBOX";
 inline constexpr int kMaxSandboxAgents = 20;
+inline constexpr int kDefaultSandboxPortsFrom = 10000;  // ConductR's dynamic port range
+inline constexpr int kSandboxPortsPerAgent = 1000;
 
 // $BATON_HOME, else $HOME/.baton. Errors when neither is set.
 Result<stdfs::path> baton_home(const EnvLookup& env);
@@ -36,6 +38,7 @@ Result<stdfs::path> baton_home(const EnvLookup& env);
 struct SandboxSettings {
   int core_port = kDefaultCorePort;
   int agents = 1;
+  int ports_from = kDefaultSandboxPortsFrom;  // agent-1's first endpoint port
   std::vector<std::string> roles{"web"};
   std::vector<std::string> core_options;   // extra baton-core arguments
   std::vector<std::string> agent_options;  // extra baton-agent arguments
@@ -71,12 +74,14 @@ class SandboxLayout {
   stdfs::path root_;
 };
 
-// Endpoint ports of agent N: 10000 + (N-1)*1000 up to +999, so agents never share one.
+// Endpoint ports of agent N: from + (N-1)*1000 up to +999, so agents never share one.
 struct PortSpan {
   int first = 0;
   int last = 0;
 };
-PortSpan agent_port_span(int index);
+PortSpan agent_port_span(int index, int from = kDefaultSandboxPortsFrom);
+// The highest `--ports-from` that leaves room for every agent below 65536.
+inline constexpr int kMaxSandboxPortsFrom = 65536 - kMaxSandboxAgents * kSandboxPortsPerAgent;
 
 // "<pid> <start time>\n".
 Status write_pid_file(const stdfs::path& file, const ProcessId& id);

@@ -72,6 +72,7 @@ std::string agent_name_of(const json& agent) {
 struct RunArgs {
   int agents = 0;  // 0: as last time (default 1)
   int core_port = 0;
+  int ports_from = 0;
   std::vector<std::string> roles;
   std::vector<std::string> core_options;
   std::vector<std::string> agent_options;
@@ -94,7 +95,7 @@ std::vector<std::string> core_arguments(const stdfs::path& program, const Sandbo
 
 std::vector<std::string> agent_arguments(const stdfs::path& program, const SandboxMember& member,
                                          const SandboxSettings& settings, const CoreAddress& core) {
-  PortSpan ports = agent_port_span(member.agent_index);
+  PortSpan ports = agent_port_span(member.agent_index, settings.ports_from);
   // Everything on loopback; the agent's own servers on any free port (it reports them), its
   // endpoints from a range no other agent of the sandbox uses.
   std::vector<std::string> argv{program.string(),
@@ -193,6 +194,8 @@ int run_sandbox_run(const Context& context, const RunArgs& args) {
                 kFailed);
   }
   if (args.command->count("--core-port") > 0) settings.core_port = args.core_port;
+  // Running agents keep their span until they restart; the new one applies to those started now.
+  if (args.command->count("--ports-from") > 0) settings.ports_from = args.ports_from;
   if (args.agents > 0) settings.agents = args.agents;
   if (settings.agents < 1) settings.agents = 1;
   if (!args.roles.empty()) settings.roles = args.roles;
@@ -572,6 +575,10 @@ void add_sandbox_commands(CLI::App& app, Context& context) {
       ->check(CLI::Range(1, kMaxSandboxAgents));
   run->add_option("--core-port", run_args->core_port, "The core's control port (default 9005)")
       ->check(CLI::Range(1, 65535));
+  run->add_option("--ports-from", run_args->ports_from,
+                  "First endpoint port of agent-1; agent N gets 1000 ports from " +
+                      std::to_string(kDefaultSandboxPortsFrom) + " + (N-1)*1000 by default")
+      ->check(CLI::Range(1024, kMaxSandboxPortsFrom));
   run->add_option("--roles", run_args->roles, "The agents' roles (default: web)")->delimiter(',');
   run->add_option("--core-option", run_args->core_options,
                   "An extra baton-core argument, e.g. --core-option=--down-after-ms=3000; "

@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "http/client.hpp"
+#include "tests/cli/support/port_slot.hpp"
 
 namespace baton::integration {
 
@@ -50,9 +51,11 @@ Cluster::Cluster(int agents, std::vector<std::string> run_options) {
   }
   home_ = pattern;
   core_port_ = baton::testing::unused_port();
-  std::vector<std::string> args{"sandbox",     "run",
-                                "--agents",    std::to_string(agents),
-                                "--core-port", std::to_string(core_port_)};
+  std::vector<std::string> args{
+      "sandbox",      "run",
+      "--agents",     std::to_string(agents),
+      "--core-port",  std::to_string(core_port_),
+      "--ports-from", std::to_string(baton::testing::reserved_port_slot())};
   args.insert(args.end(), run_options.begin(), run_options.end());
   startup_ = baton(args);
 }

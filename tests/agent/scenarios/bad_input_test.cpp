@@ -14,8 +14,10 @@ using protocol::InstanceState;
 
 class BadInputTest : public AgentFixture {
  protected:
+  static int first_port() { return baton::testing::reserved_port_slot(); }
   void tweak(AgentOptions& options) override {
-    options.ports = PortRange{26000, 26002};
+    // Three ports of this test's slot, and a fixed port past them.
+    options.ports = PortRange{first_port(), first_port() + 2};
     options.cache_bytes = 4u << 20;
   }
   // The failure of `id`, then a healthy instance starts on the same agent.
@@ -96,14 +98,16 @@ TEST_F(BadInputTest, ExhaustedPortRange) {
                                                    "c { bind-protocol = \"http\" }\n"
                                                    "d { bind-protocol = \"http\" }"));
   auto error = failure_then_healthy("f000000000000006", assigned("f000000000000006", b));
-  EXPECT_EQ(error, "no free port in 26000-26002 for endpoint d");
+  EXPECT_EQ(error, "no free port in " + std::to_string(first_port()) + "-" +
+                       std::to_string(first_port() + 2) + " for endpoint d");
 }
 
 TEST_F(BadInputTest, FixedPortInUse) {
-  auto first =
-      bundle("fixed", testcomponent_conf("fixed", {"--sleep"},
-                                         "web { bind-protocol = \"http\", bind-port = 26500 }",
-                                         "readiness { check = \"none\" }"));
+  const std::string fixed = std::to_string(first_port() + 500);
+  auto first = bundle(
+      "fixed", testcomponent_conf("fixed", {"--sleep"},
+                                  "web { bind-protocol = \"http\", bind-port = " + fixed + " }",
+                                  "readiness { check = \"none\" }"));
   core_.assign(name(), {assigned("f000000000000007", first), assigned("f000000000000008", first)});
   ASSERT_TRUE(eventually([&] {
     return (state_is("f000000000000007", InstanceState::started) &&
@@ -114,7 +118,7 @@ TEST_F(BadInputTest, FixedPortInUse) {
       << describe("f000000000000008");
   auto failed = state_is("f000000000000007", InstanceState::failed) ? *status("f000000000000007")
                                                                     : *status("f000000000000008");
-  EXPECT_NE(failed.error.find("port 26500 for endpoint web is held by instance "),
+  EXPECT_NE(failed.error.find("port " + fixed + " for endpoint web is held by instance "),
             std::string::npos)
       << failed.error;
   EXPECT_NE(failed.error.find("bundle fixed"), std::string::npos) << failed.error;

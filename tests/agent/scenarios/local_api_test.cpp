@@ -165,8 +165,9 @@ TEST_F(LocalApiTest, InstancesAndLogsTailAndFollow) {
 }
 
 TEST_F(LocalApiTest, RuntimeConfigExportsReachTheComponent) {
-  auto b = bundle("configured", testcomponent_conf("configured", {"--print-env", "--signal-http"},
-                                                   "", "readiness { check = \"signal\" }"));
+  auto b = bundle("configured",
+                  testcomponent_conf("configured", {"--print-env", "--signal-http", "--sleep"}, "",
+                                     "readiness { check = \"signal\" }"));
   std::map<std::string, std::string> files;
   files["cfg/runtime-config.sh"] =
       "export DB_URL=\"jdbc://db/$BUNDLE_NAME\"\nexport EXTRA_FILE=$(cat extra.txt)\n";

@@ -30,8 +30,12 @@ class RecoveryTest : public ::testing::Test {
     return {
         "--name",        name_,       "--core",         core_.url(), "--data",     data().string(),
         "--address",     "127.0.0.1", "--api-bind",     "127.0.0.1", "--api-port", "0",
-        "--status-port", "0",         "--locator-port", "0",         "--ports",    "27000-27999",
+        "--status-port", "0",         "--locator-port", "0",         "--ports",    ports(),
         "--log-level",   "debug"};
+  }
+  static std::string ports() {
+    int first = baton::testing::reserved_port_slot();
+    return std::to_string(first) + "-" + std::to_string(first + 999);
   }
   stdfs::path data() const { return scratch_.path() / "data"; }
   stdfs::path folder(const std::string& id) const { return data() / "instances" / id; }

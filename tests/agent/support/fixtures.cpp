@@ -15,6 +15,7 @@
 #include "bundle/zip_writer.hpp"
 #include "http/client.hpp"
 #include "runtimes/universal/universal.hpp"
+#include "tests/cli/support/leftovers.hpp"
 
 extern char** environ;
 
@@ -114,6 +115,10 @@ Scratch::Scratch() {
   folder_ = std::make_unique<files::TempFolder>(std::move(folder).value());
 }
 
+Scratch::~Scratch() {
+  if (folder_) baton::testing::kill_processes_within(folder_->path());
+}
+
 std::string unique_agent_name(const std::string& base) {
   static std::atomic<int> counter{0};
   return base + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
@@ -136,7 +141,8 @@ InProcessAgent::InProcessAgent(const TestCore& core, stdfs::path data, std::stri
   options.status_port = 0;
   options.locator_port = 0;
   options.roles = {"web"};
-  options.ports = PortRange{20000, 29999};
+  int first = baton::testing::reserved_port_slot();
+  options.ports = PortRange{first, first + baton::testing::kPortSlotSize - 1};
   options.resources = protocol::Resources{4, std::int64_t{8} << 30, std::int64_t{100} << 30};
   options.poll_wait = std::chrono::milliseconds(5000);
   if (tweak) tweak(options);

@@ -19,6 +19,7 @@
 #include "protocol/agent_messages.hpp"
 #include "runtimes/registry.hpp"
 #include "tests/agent/support/test_core.hpp"
+#include "tests/cli/support/port_slot.hpp"
 
 namespace baton::agent::testing {
 
@@ -57,6 +58,10 @@ protocol::AssignedInstance assigned(const std::string& instance_id, const TestBu
 class Scratch {
  public:
   Scratch();
+  // Kills what a failed test left running in the folder before removing it.
+  ~Scratch();
+  Scratch(Scratch&&) = default;
+  Scratch& operator=(Scratch&&) = default;
   const stdfs::path& path() const { return folder_->path(); }
 
  private:

@@ -66,11 +66,13 @@ TEST(PluginsInTheAgent, AnRpmBundleRunsThroughTheLoadedPlugin) {
 
   const std::string name = agent::testing::unique_agent_name("plugins");
   const stdfs::path data = base / "data";
+  const int first_port = baton::testing::reserved_port_slot();
+  const std::string ports = std::to_string(first_port) + "-" + std::to_string(first_port + 999);
   AgentProcess agent({"--name",        name,          "--core",         core.url(),
                       "--data",        data.string(), "--address",      "127.0.0.1",
                       "--api-bind",    "127.0.0.1",   "--api-port",     "0",
                       "--status-port", "0",           "--locator-port", "0",
-                      "--ports",       "28000-28999", "--plugins-dir",  plugins.string()},
+                      "--ports",       ports,         "--plugins-dir",  plugins.string()},
                      base / "agent.log");
   ASSERT_TRUE(eventually([&] { return core.registrations(name) >= 1; })) << agent.log();
   auto registration = core.registration(name);
