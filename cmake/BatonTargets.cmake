@@ -30,3 +30,19 @@ function(baton_test name)
                        PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                        ENVIRONMENT "BATON_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()
+
+# baton_make_static(NAME): links NAME statically and drops sanitizer flags (there is no static
+# sanitizer runtime). For programs that must run anywhere: the shim, Docker FROM scratch images.
+function(baton_make_static name)
+  foreach(property COMPILE_OPTIONS LINK_OPTIONS)
+    get_target_property(options ${name} ${property})
+    if(options)
+      list(FILTER options EXCLUDE REGEX "sanitize")
+    else()
+      set(options "")
+    endif()
+    set_target_properties(${name} PROPERTIES ${property} "${options}")
+  endforeach()
+  target_compile_options(${name} PRIVATE -ffunction-sections -fdata-sections)
+  target_link_options(${name} PRIVATE -static -Wl,--gc-sections)
+endfunction()

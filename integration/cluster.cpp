@@ -87,6 +87,10 @@ Cluster::~Cluster() {
 
 CommandResult Cluster::baton(std::vector<std::string> args, const std::string& input) const {
   args.insert(args.begin(), baton::testing::program("baton").string());
+  return run(std::move(args), input);
+}
+
+CommandResult Cluster::run(std::vector<std::string> argv, const std::string& input) const {
   baton::testing::CommandOptions options;
   options.environment = {{"BATON_HOME", home_.string()},
                          {"BATON_PORT", std::to_string(core_port_)},
@@ -95,7 +99,7 @@ CommandResult Cluster::baton(std::vector<std::string> args, const std::string& i
                          {"CONDUCTR_PORT", std::nullopt}};
   options.input = input;
   options.timeout = std::chrono::seconds(300);
-  return baton::testing::run_command(args, options);
+  return baton::testing::run_command(argv, options);
 }
 
 stdfs::path Cluster::make_bundle(const std::string& name,

@@ -36,6 +36,8 @@ class Cluster {
 
   // `baton <args>` against this cluster.
   CommandResult baton(std::vector<std::string> args, const std::string& input = {}) const;
+  // Any program with this cluster's BATON_HOME and BATON_PORT (scripts that drive `baton`).
+  CommandResult run(std::vector<std::string> argv, const std::string& input = {}) const;
 
   const std::filesystem::path& home() const { return home_; }
   std::filesystem::path sandbox() const { return home_ / "sandbox"; }
