@@ -30,7 +30,7 @@ TEST(PluginSdk, TheJvmExampleBuiltOutOfTreeRunsABundleInAnAgent) {
   }
   agent::testing::TestCore core;
   agent::testing::Scratch scratch;
-  const stdfs::path base = scratch.path();
+  const stdfs::path& base = scratch.path();
 
   // 1. The SDK and the plugin, as docs/plugins.md builds them.
   const baton::testing::sdk::Toolchain toolchain{BATON_SOURCE_DIR, baton::testing::build_dir(),
