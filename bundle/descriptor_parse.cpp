@@ -623,6 +623,11 @@ class Mapper {
     if (!value.is_string()) return expected(field.path, known_list, value);
     const auto& type = value.get_ref<const std::string&>();
     if (std::find(known.begin(), known.end(), type) != known.end()) return type;
+    if (options_.any_runtime) {
+      if (is_runtime_name(type)) return type;
+      return expected(field.path, "a runtime name of [a-z0-9][a-z0-9-]*, at most 64 characters",
+                      value);
+    }
     if (contains(kConductrOnlyRuntimes, type)) {
       return fail(
           field.path,
@@ -1030,6 +1035,18 @@ Result<Descriptor> parse_layers(const std::vector<HoconText>& layers, const Pars
 }
 
 }  // namespace
+
+std::vector<std::string> builtin_runtimes() {
+  return {kBuiltinRuntimes.begin(), kBuiltinRuntimes.end()};
+}
+
+bool is_runtime_name(std::string_view name) {
+  constexpr std::size_t kMaxRuntimeName = 64;
+  if (name.empty() || name.size() > kMaxRuntimeName || name.front() == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
 
 Result<Descriptor> parse_descriptor(std::string_view text, std::string_view source,
                                     const ParseOptions& options) {

@@ -11,16 +11,28 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bundle/descriptor.hpp"
 #include "common/result.hpp"
 
 namespace baton::bundle {
 
+// The runtimes Baton ships (docker, rpm, universal), sorted: every tool knows these names. Other
+// runtimes come from plugins and are known only where a plugin offers them.
+std::vector<std::string> builtin_runtimes();
+
+// Whether `name` can name a runtime: [a-z0-9][a-z0-9-]*, at most 64 characters (the rule for
+// plugins' runtime names too).
+bool is_runtime_name(std::string_view name);
+
 struct ParseOptions {
   // Runtimes a component may name in `file-system-type` beyond the built-in ones
   // (universal, docker, rpm): names of runtime plugins.
   std::set<std::string> extra_runtimes;
+  // Accept any well-formed runtime name (is_runtime_name): for callers that check the names
+  // themselves against what they know (the core, against the runtimes its agents offer).
+  bool any_runtime = false;
   // cpp-hocon's resolve is roughly quadratic in substitutions: refuse larger inputs up front.
   std::size_t max_bytes = 256 * 1024;
   std::size_t max_substitutions = 1000;

@@ -99,7 +99,6 @@ struct LoadArgs {
   std::string bundle;
   std::string configuration;
   long long history = -1;
-  std::vector<std::string> allowed_runtimes;
   WaitArgs wait;
 };
 
@@ -197,8 +196,9 @@ int run_load(const Context& context, const LoadArgs& args) {
     }
     auto work = files::TempFolder::create(std::filesystem::temp_directory_path(), "baton-load-");
     if (!work) return fail(work.error().message, kFailed);
+    // Runtime names are the core's to judge: it knows which runtimes its agents offer.
     bundle::ParseOptions parse_options;
-    parse_options.extra_runtimes.insert(args.allowed_runtimes.begin(), args.allowed_runtimes.end());
+    parse_options.any_runtime = true;
 
     auto bundle =
         prepare_upload(args.bundle, UploadKind::bundle, work->path(), std::cin, parse_options);
@@ -601,8 +601,6 @@ void add_control_commands(CLI::App& app, Context& context) {
   load->add_option("--history", load_args->history,
                    "Load the combination with this sequence number again (see baton history)")
       ->check(CLI::NonNegativeNumber);
-  load->add_option("--allow-runtime", load_args->allowed_runtimes,
-                   "Accept this file-system-type too (a runtime plugin); repeatable");
   add_wait_options(load, load_args->wait);
   load->callback([&context, load_args, load] {
     bool by_history = load->count("--history") > 0;

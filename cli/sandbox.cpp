@@ -28,7 +28,8 @@ Result<stdfs::path> baton_home(const EnvLookup& env) {
 json SandboxSettings::to_json() const {
   return {{"corePort", core_port},       {"agents", agents},
           {"portsFrom", ports_from},     {"roles", roles},
-          {"coreOptions", core_options}, {"agentOptions", agent_options}};
+          {"coreOptions", core_options}, {"agentOptions", agent_options},
+          {"pluginDirs", plugin_dirs}};
 }
 
 SandboxSettings SandboxSettings::from_json(const json& value) {
@@ -56,6 +57,7 @@ SandboxSettings SandboxSettings::from_json(const json& value) {
   strings("roles", settings.roles);
   strings("coreOptions", settings.core_options);
   strings("agentOptions", settings.agent_options);
+  strings("pluginDirs", settings.plugin_dirs);
   return settings;
 }
 
@@ -94,6 +96,10 @@ std::optional<SandboxMember> SandboxLayout::member(const std::string& name) cons
     if (index && *index >= 1 && *index <= kMaxSandboxAgents) return agent(static_cast<int>(*index));
   }
   return std::nullopt;
+}
+
+stdfs::path shipped_plugins_dir(const stdfs::path& bin) {
+  return (bin.parent_path() / BATON_PLUGINS_SUBDIR).lexically_normal();
 }
 
 PortSpan agent_port_span(int index, int from) {

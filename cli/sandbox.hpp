@@ -7,6 +7,9 @@
 //   sandbox/core/{pid,core.log,data/}
 //   sandbox/agent-N/{pid,agent.log,data/}
 //
+// Agents load the runtime plugins Baton ships (<folder of baton>/../lib/baton/plugins, in the
+// build tree and in an install alike) and those of any `--plugins-dir` given.
+//
 // A pid file holds "<pid> <start time>", so a pid reused by another program is never taken for
 // ours. Every daemon gets BATON_SANDBOX=<sandbox folder> in its environment, and agents pass it on
 // to their components, so `stop` can find everything the sandbox started, wherever it went.
@@ -42,6 +45,7 @@ struct SandboxSettings {
   std::vector<std::string> roles{"web"};
   std::vector<std::string> core_options;   // extra baton-core arguments
   std::vector<std::string> agent_options;  // extra baton-agent arguments
+  std::vector<std::string> plugin_dirs;    // absolute folders of more runtime plugins
 
   nlohmann::json to_json() const;
   static SandboxSettings from_json(const nlohmann::json& json);
@@ -73,6 +77,10 @@ class SandboxLayout {
  private:
   stdfs::path root_;
 };
+
+// The folder of the runtime plugins Baton ships, for a `baton` in `bin`:
+// <bin>/../lib/baton/plugins.
+stdfs::path shipped_plugins_dir(const stdfs::path& bin);
 
 // Endpoint ports of agent N: from + (N-1)*1000 up to +999, so agents never share one.
 struct PortSpan {

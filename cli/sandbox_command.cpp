@@ -76,6 +76,7 @@ struct RunArgs {
   std::vector<std::string> roles;
   std::vector<std::string> core_options;
   std::vector<std::string> agent_options;
+  std::vector<std::string> plugin_dirs;
   double wait_timeout = 60;
   CLI::App* command = nullptr;
 };
@@ -94,7 +95,8 @@ std::vector<std::string> core_arguments(const stdfs::path& program, const Sandbo
 }
 
 std::vector<std::string> agent_arguments(const stdfs::path& program, const SandboxMember& member,
-                                         const SandboxSettings& settings, const CoreAddress& core) {
+                                         const SandboxSettings& settings, const CoreAddress& core,
+                                         const std::vector<stdfs::path>& plugin_dirs) {
   PortSpan ports = agent_port_span(member.agent_index, settings.ports_from);
   // Everything on loopback; the agent's own servers on any free port (it reports them), its
   // endpoints from a range no other agent of the sandbox uses.
@@ -122,6 +124,10 @@ std::vector<std::string> agent_arguments(const stdfs::path& program, const Sandb
   if (!settings.roles.empty()) {
     argv.push_back("--roles");
     argv.push_back(text::join(settings.roles, ","));
+  }
+  for (const auto& folder : plugin_dirs) {
+    argv.push_back("--plugins-dir");
+    argv.push_back(folder.string());
   }
   argv.insert(argv.end(), settings.agent_options.begin(), settings.agent_options.end());
   return argv;
@@ -201,6 +207,17 @@ int run_sandbox_run(const Context& context, const RunArgs& args) {
   if (!args.roles.empty()) settings.roles = args.roles;
   if (args.command->count("--core-option") > 0) settings.core_options = args.core_options;
   if (args.command->count("--agent-option") > 0) settings.agent_options = args.agent_options;
+  if (args.command->count("--plugins-dir") > 0) {
+    settings.plugin_dirs.clear();
+    for (const auto& folder : args.plugin_dirs) {
+      std::error_code ec;
+      stdfs::path absolute = stdfs::absolute(folder, ec).lexically_normal();
+      if (ec || !stdfs::is_directory(absolute, ec)) {
+        return fail("--plugins-dir " + folder + ": no such folder", kUsage);
+      }
+      settings.plugin_dirs.push_back(absolute.string());
+    }
+  }
 
   stdfs::path bin = process_exe(::getpid()).parent_path();
   stdfs::path core_program = bin / "baton-core";
@@ -212,6 +229,14 @@ int run_sandbox_run(const Context& context, const RunArgs& args) {
                   kFailed);
     }
   }
+
+  // The plugins Baton ships first, then the user's: a runtime name offered twice is taken from
+  // the first folder (the agent logs the refusal of the other).
+  std::vector<stdfs::path> plugin_dirs;
+  if (std::error_code ec; stdfs::is_directory(shipped_plugins_dir(bin), ec)) {
+    plugin_dirs.push_back(shipped_plugins_dir(bin));
+  }
+  plugin_dirs.insert(plugin_dirs.end(), settings.plugin_dirs.begin(), settings.plugin_dirs.end());
 
   CoreAddress core{"127.0.0.1", settings.core_port};
   ControlClient client(core, http::ClientOptions{.connect_timeout = std::chrono::seconds(2),
@@ -266,8 +291,8 @@ int run_sandbox_run(const Context& context, const RunArgs& args) {
       kept.push_back(member.name);
       continue;
     }
-    auto daemon =
-        start_daemon(member, agent_arguments(agent_program, member, settings, core), *root);
+    auto daemon = start_daemon(
+        member, agent_arguments(agent_program, member, settings, core, plugin_dirs), *root);
     if (!daemon) {
       line.clear();
       return fail(daemon.error().message, kFailed);
@@ -585,6 +610,11 @@ void add_sandbox_commands(CLI::App& app, Context& context) {
                   "repeatable");
   run->add_option("--agent-option", run_args->agent_options,
                   "An extra baton-agent argument; repeatable");
+  run->add_option("--plugins-dir", run_args->plugin_dirs,
+                  "A folder of runtime plugins (*.so) for the agents, besides the plugins Baton "
+                  "ships (" BATON_PLUGINS_SUBDIR
+                  " next to baton's bin folder); repeatable, kept "
+                  "for later runs; agents already running keep what they loaded");
   run->add_option("--wait-timeout", run_args->wait_timeout,
                   "Seconds to wait for the core and agents (default 60)")
       ->check(CLI::PositiveNumber);

@@ -12,6 +12,9 @@ endif()
 set(CMAKE_RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 set(CMAKE_LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lib)
 set(CMAKE_ARCHIVE_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lib)
+# The runtime plugins Baton ships, relative to the folder holding bin/: the same in the build tree
+# and in an install, so `baton sandbox run` finds them from its own location (docs/plugins.md).
+set(BATON_PLUGINS_SUBDIR lib/baton/plugins)
 
 option(BATON_WERROR "Treat compiler warnings as errors" ON)
 set(BATON_SANITIZE "" CACHE STRING "Sanitizers: empty, 'address,undefined' or 'thread'")

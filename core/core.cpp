@@ -25,13 +25,17 @@ namespace {
 
 constexpr long long kMaxScale = 10000;
 
+// A stored bundle stays valid whatever its runtimes: they were checked at load, and placement
+// explains when no agent offers one any more.
 Result<bundle::Descriptor> effective_descriptor(const BundleRecord& r) {
   std::string source = r.bundle_file_name + ":bundle.conf";
+  bundle::ParseOptions options;
+  options.any_runtime = true;
   if (!r.overlay_conf.empty()) {
-    return bundle::parse_descriptor_with_overlay(r.bundle_conf, source, r.overlay_conf,
-                                                 r.configuration_file_name + ":bundle.conf");
+    return bundle::parse_descriptor_with_overlay(
+        r.bundle_conf, source, r.overlay_conf, r.configuration_file_name + ":bundle.conf", options);
   }
-  return bundle::parse_descriptor(r.bundle_conf, source);
+  return bundle::parse_descriptor(r.bundle_conf, source, options);
 }
 
 std::string reply_json(const std::string& request_id, const std::string& bundle_id) {
@@ -219,6 +223,35 @@ std::vector<std::string> Core::candidates(std::string_view id) {
   return match_ids(candidates, id);
 }
 
+std::set<std::string> Core::known_runtimes_locked() const {
+  std::vector<std::string> builtin = bundle::builtin_runtimes();
+  std::set<std::string> known(builtin.begin(), builtin.end());
+  // Down and recovering agents count: a runtime is known once an agent reported it, even when
+  // that agent is away or its runtime unavailable right now.
+  for (const auto& [name, agent] : agents_) {
+    for (const auto& [runtime, info] : agent.registration.runtimes)
+      known.insert(runtime);
+  }
+  return known;
+}
+
+Status Core::check_runtimes_locked(const LoadInput& in) const {
+  std::set<std::string> known = known_runtimes_locked();
+  for (const auto& component : in.descriptor.components) {
+    if (known.count(component.file_system_type)) continue;
+    std::string source = in.bundle_file_name + ":bundle.conf";
+    if (!in.overlay_conf.empty()) source += " with " + in.configuration_file_name + ":bundle.conf";
+    return make_error(
+        Errc::invalid,
+        source + ": components." + component.name + ".file-system-type: runtime \"" +
+            component.file_system_type +
+            "\" is neither built in nor offered by an agent of this core (known: " +
+            text::join(std::vector<std::string>(known.begin(), known.end()), ", ") +
+            "); start an agent whose --plugins-dir holds the plugin, then load again");
+  }
+  return {};
+}
+
 Result<std::int64_t> Core::commit_locked(const store::Transaction& transaction) {
   auto revision = store_->commit(transaction);
   if (!revision) {
@@ -288,6 +321,7 @@ Result<std::string> Core::load(LoadInput in) {
 
   std::lock_guard lock(mutex_);
   if (stopping_) return make_error(Errc::unavailable, "the core is stopping");
+  BATON_TRY(check_runtimes_locked(in));
   std::string id = bundle::bundle_id(in.bundle_digest, in.configuration_digest);
   std::int64_t now = now_ms();
   store::Transaction tx;

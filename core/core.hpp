@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -114,6 +115,10 @@ class Core {
 
   // Everything below expects mutex_ to be held.
   Result<std::string> resolve_locked(std::string_view id) const;
+  // Built-in runtimes and every runtime an agent of this core (registered, down or remembered
+  // from the store) has reported. A load naming another is refused.
+  std::set<std::string> known_runtimes_locked() const;
+  Status check_runtimes_locked(const LoadInput& in) const;
   Result<std::int64_t> commit_locked(const store::Transaction& transaction);
   void changed_locked();
   void mark_dirty_locked();

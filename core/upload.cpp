@@ -41,6 +41,13 @@ bool same_text(std::string_view a, std::string_view b) {
   return text::trim(a) == text::trim(b);
 }
 
+// Runtime names are checked by Core::load against the runtimes its agents offer.
+bundle::ParseOptions parse_options() {
+  bundle::ParseOptions options;
+  options.any_runtime = true;
+  return options;
+}
+
 }  // namespace
 
 Result<LoadInput> inspect_files(const stdfs::path& bundle_path, const std::string& bundle_file_name,
@@ -83,8 +90,9 @@ Result<LoadInput> inspect_files(const stdfs::path& bundle_path, const std::strin
     }
     configuration->entries = entries.size();
   }
-  BATON_ASSIGN_OR_RETURN(bundle::ResolvedBundle resolved,
-                         bundle::resolve(bundle_file, configuration ? &*configuration : nullptr));
+  BATON_ASSIGN_OR_RETURN(
+      bundle::ResolvedBundle resolved,
+      bundle::resolve(bundle_file, configuration ? &*configuration : nullptr, parse_options()));
   in.bundle_digest = resolved.bundle_digest;
   in.bundle_file_name = bundle::file_name(name.stem, name.digest);
   in.bundle_path = bundle_path;
@@ -277,9 +285,10 @@ class UploadSink final : public http::BodySink {
                                          configuration_.seen ? configuration_.path : stdfs::path(),
                                          configuration_name));
     if (bundle_conf_ && !same_text(*bundle_conf_, input.bundle_conf)) {
-      auto sent = bundle::parse_descriptor(*bundle_conf_, "bundleConf part");
+      auto sent = bundle::parse_descriptor(*bundle_conf_, "bundleConf part", parse_options());
       if (!sent) return std::move(sent).error();
-      auto inside = bundle::parse_descriptor(input.bundle_conf, bundle_name + ":bundle.conf");
+      auto inside = bundle::parse_descriptor(input.bundle_conf, bundle_name + ":bundle.conf",
+                                             parse_options());
       if (!inside || bundle::to_json(*sent) != bundle::to_json(*inside)) {
         return make_error(Errc::invalid,
                           "bundleConf part differs from the bundle.conf inside " + bundle_name);
@@ -291,7 +300,7 @@ class UploadSink final : public http::BodySink {
                                              " holds no bundle.conf");
       }
       auto sent = bundle::parse_descriptor_with_overlay(input.bundle_conf, bundle_name, *overlay_,
-                                                        "bundleConfOverlay part");
+                                                        "bundleConfOverlay part", parse_options());
       if (!sent) return std::move(sent).error();
       if (bundle::to_json(*sent) != bundle::to_json(input.descriptor)) {
         return make_error(

@@ -38,7 +38,8 @@ struct LoadInput {
 
 // Reads bundle.conf from inside the bundle zip (and the configuration zip, when
 // `configuration_path` is not empty) and validates the merged descriptor. The files must already
-// be known to match their digests; errors name the file and the member.
+// be known to match their digests; errors name the file and the member. Any well-formed runtime
+// name passes here: Core::load checks them against the runtimes its agents offer.
 Result<LoadInput> inspect_files(const stdfs::path& bundle_path, const std::string& bundle_file_name,
                                 const stdfs::path& configuration_path,
                                 const std::string& configuration_file_name);

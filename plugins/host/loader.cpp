@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "bundle/descriptor_parse.hpp"
 #include "common/files.hpp"
 
 namespace baton::plugins {
@@ -12,18 +13,9 @@ namespace baton::plugins {
 namespace {
 
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
-constexpr std::size_t kMaxNameLength = 64;
 
 Error refuse(const stdfs::path& file, Errc code, const std::string& cause) {
   return make_error(code, "plugin " + file.string() + ": " + cause);
-}
-
-// [a-z0-9][a-z0-9-]*: what bundle.conf's file-system-type can name.
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > kMaxNameLength || name.front() == '-') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
 }
 
 // Stands for a runtime name in Registry::add's duplicate check; never used otherwise.
@@ -106,7 +98,7 @@ Result<std::vector<std::string>> load_plugin(runtimes::Registry& registry, const
   for (std::size_t i = 0; i < plugin->runtime_count; ++i) {
     const baton_runtime& table = plugin->runtimes[i];
     std::string name = table.name ? table.name : "";
-    if (!valid_name(name)) {
+    if (!bundle::is_runtime_name(name)) {
       return refuse(file, Errc::invalid,
                     "runtime name '" + name + "' is not a file-system-type ([a-z0-9][a-z0-9-]*)");
     }

@@ -394,6 +394,28 @@ TEST(DescriptorParse, FileSystemTypes) {
   EXPECT_EQ(rpm->components[0].file_system_type, "rpm");
 }
 
+// The core's mode: any well-formed name passes; it checks the names against its agents itself.
+TEST(DescriptorParse, AnyRuntimeAcceptsEveryWellFormedName) {
+  ParseOptions options;
+  options.any_runtime = true;
+  for (const char* name : {"jvm", "wasm-3", "0x", "oci-image"}) {
+    auto parsed =
+        parse(with("components.web.file-system-type = \"" + std::string(name) + "\"\n"), options);
+    ASSERT_TRUE(parsed) << name << ": " << parsed.error().message;
+    EXPECT_EQ(parsed->components[0].file_system_type, name);
+  }
+  for (const auto& name :
+       std::vector<std::string>{"Jvm", "-x", "a b", "j_vm", "", std::string(65, 'a')}) {
+    EXPECT_EQ(error_of(with("components.web.file-system-type = \"" + name + "\"\n"), options),
+              "bundle.conf:10: components.web.file-system-type: expected a runtime name of "
+              "[a-z0-9][a-z0-9-]*, at most 64 characters, got \"" +
+                  name + "\"");
+  }
+  EXPECT_TRUE(is_runtime_name(std::string(64, 'a')));
+  EXPECT_FALSE(is_runtime_name(std::string(65, 'a')));
+  EXPECT_EQ(builtin_runtimes(), (std::vector<std::string>{"docker", "rpm", "universal"}));
+}
+
 TEST(DescriptorParse, StartCommand) {
   EXPECT_EQ(error_of(with("components.web.start-command = []\n")),
             "bundle.conf:10: components.web.start-command: expected the program and its "

@@ -41,17 +41,24 @@ TEST(SandboxSettings, RoundTripAndTolerance) {
   settings.agents = 3;
   settings.roles = {"web", "db"};
   settings.core_options = {"--down-after-ms=3000"};
+  settings.plugin_dirs = {"/opt/plugins"};
   auto back = SandboxSettings::from_json(settings.to_json());
   EXPECT_EQ(back.core_port, 9105);
   EXPECT_EQ(back.agents, 3);
   EXPECT_EQ(back.roles, settings.roles);
   EXPECT_EQ(back.core_options, settings.core_options);
+  EXPECT_EQ(back.plugin_dirs, settings.plugin_dirs);
   auto junk = SandboxSettings::from_json(nlohmann::json::parse(R"({"corePort": 99999,
     "agents": 500, "roles": "web"})"));
   EXPECT_EQ(junk.core_port, 9005);
   EXPECT_EQ(junk.agents, kMaxSandboxAgents);
   EXPECT_EQ(junk.roles, std::vector<std::string>{"web"});
   EXPECT_EQ(SandboxSettings::from_json(nullptr).agents, 1);
+}
+
+TEST(SandboxPlugins, ShippedPluginsSitBesideBin) {
+  EXPECT_EQ(shipped_plugins_dir("/usr/local/bin"), "/usr/local/lib/baton/plugins");
+  EXPECT_EQ(shipped_plugins_dir("/work/baton/build/bin"), "/work/baton/build/lib/baton/plugins");
 }
 
 TEST(SandboxPorts, AgentsNeverShareAPort) {

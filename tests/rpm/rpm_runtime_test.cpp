@@ -11,6 +11,7 @@
 #include "common/files.hpp"
 #include "tests/plugins/support.hpp"
 #include "tests/rpm/rpm_writer.hpp"
+#include "tests/rpm/rpmbuild.hpp"
 
 namespace baton::runtimes::rpm {
 namespace {
@@ -58,17 +59,9 @@ class RpmRuntimeTest : public ::testing::Test {
   // Builds `<name>-1.0-1.noarch.rpm` whose %install runs `install` and whose %files lists `files`.
   stdfs::path build_rpm(const std::string& name, const std::string& install,
                         const std::string& files, const std::string& payload = "w6.xzdio") {
-    stdfs::path top = base_ / "rpmbuild" / name;
-    stdfs::path spec = top / (name + ".spec");
-    write_text(spec, "Name: " + name +
-                         "\nVersion: 1.0\nRelease: 1\nSummary: Baton test package\n"
-                         "License: MIT\nBuildArch: noarch\n%description\nBaton test package.\n"
-                         "%install\n" +
-                         install + "\n%files\n" + files + "\n");
-    auto built = run_command("rpmbuild -bb --nodeps --define '_topdir " + top.string() +
-                             "' --define 'debug_package %{nil}' --define '_build_id_links none'"
-                             " --define '_binary_payload " +
-                             payload + "' " + spec.string());
+    const stdfs::path top = base_ / "rpmbuild" / name;
+    auto built = run_command(baton::testing::rpm::prepare_rpm(
+        top, {.name = name, .install = install, .files = files, .payload = payload}));
     EXPECT_EQ(built.status, 0) << built.output;
     return top / "RPMS" / "noarch" / (name + "-1.0-1.noarch.rpm");
   }

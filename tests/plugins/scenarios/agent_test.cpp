@@ -7,6 +7,7 @@
 #include "tests/agent/support/fixtures.hpp"
 #include "tests/agent/support/test_core.hpp"
 #include "tests/plugins/support.hpp"
+#include "tests/rpm/rpmbuild.hpp"
 
 namespace baton::plugins {
 namespace {
@@ -26,23 +27,11 @@ TEST(PluginsInTheAgent, AnRpmBundleRunsThroughTheLoadedPlugin) {
 
   // An rpm holding the test component as /usr/bin/testcomponent.
   const stdfs::path top = base / "rpmbuild";
-  baton::testing::write_text(
-      top / "testcomponent.spec",
-      "Name: testcomponent\nVersion: 1.0\nRelease: 1\nSummary: Baton test component\n"
-      "License: MIT\n%description\nBaton's test component.\n%install\n"
-      "mkdir -p %{buildroot}/usr/bin\ncp " +
-          agent::testing::testcomponent().string() +
-          " %{buildroot}/usr/bin/testcomponent\n%files\n/usr/bin/testcomponent\n");
-  auto built = baton::testing::run_command(
-      "rpmbuild -bb --nodeps --define '_topdir " + top.string() +
-      "' --define 'debug_package %{nil}' --define '_build_id_links none'"
-      " --define '__strip /bin/true' " +
-      (top / "testcomponent.spec").string());
+  auto built = baton::testing::run_command(baton::testing::rpm::prepare_rpm(
+      top, baton::testing::rpm::program_package("testcomponent", agent::testing::testcomponent(),
+                                                "testcomponent")));
   ASSERT_EQ(built.status, 0) << built.output;
-  stdfs::path rpm;
-  for (const auto& entry : stdfs::recursive_directory_iterator(top / "RPMS")) {
-    if (entry.path().extension() == ".rpm") rpm = entry.path();
-  }
+  const stdfs::path rpm = baton::testing::rpm::built_rpm(top, "testcomponent");
   ASSERT_FALSE(rpm.empty()) << built.output;
 
   const std::string conf =
