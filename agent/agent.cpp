@@ -15,6 +15,8 @@
 #include "agent/bundle_cache.hpp"
 #include "agent/core_client.hpp"
 #include "agent/instance.hpp"
+#include "agent/local_callers.hpp"
+#include "agent/runtime_watch.hpp"
 #include "agent/state_writer.hpp"
 #include "agent/worker_pool.hpp"
 #include "common/files.hpp"
@@ -124,6 +126,15 @@ struct Agent::Impl final : InstanceServices {
   std::string locator_url() const override {
     return "http://" + local_host() + ":" + std::to_string(locator_->port()) + "/services";
   }
+  std::optional<BridgeUrls> bridge_urls(const std::string& runtime) const override {
+    auto it = bridge_of_.find(runtime);
+    if (it == bridge_of_.end() || it->second != bridge_ip_ || !bridge_status_ || !bridge_locator_) {
+      return std::nullopt;
+    }
+    return BridgeUrls{
+        "http://" + bridge_ip_ + ":" + std::to_string(bridge_status_->port()),
+        "http://" + bridge_ip_ + ":" + std::to_string(bridge_locator_->port()) + "/services"};
+  }
   Status prepare(runtimes::Runtime& runtime, const runtimes::BundleContent& content) override {
     auto key = std::make_pair(runtime.name(), content.digest);
     std::unique_lock lock(prepared_mutex_);
@@ -199,9 +210,12 @@ struct Agent::Impl final : InstanceServices {
   void pump_prefetch();
   void on_exit(const std::string& launch_id, runtimes::ExitStatus status);
   protocol::Registration registration();
+  void on_runtimes_changed(const Probes& now, const Probes& before);
+  void update_bridge(const Probes& probes);
+  void discard_unused();
 
-  // local router
-  http::Router local_router();
+  // local router; `bridged`: its listener on a container bridge, where callers are checked
+  http::Router local_router(bool bridged = false);
   http::Response signal(const http::Request& request);
   http::Response signal_without_token(const http::Request& request);
   void lookup(const std::string& name, std::function<void(std::vector<std::string>)> done);
@@ -259,6 +273,17 @@ struct Agent::Impl final : InstanceServices {
   };
   std::map<std::string, Lookup> lookups_;
   std::set<std::shared_ptr<Follow>> follows_;
+  std::unique_ptr<RuntimeWatch> watch_;
+  std::set<std::string> discarding_;  // digests being dropped
+  // Container bridges (io thread): the last bridge address each runtime reported, the one the
+  // local router listens on too, its subnet (callers allowed there), and those listeners.
+  std::map<std::string, std::string> bridge_of_;
+  std::string bridge_ip_;
+  std::string bridge_subnet_;
+  std::vector<std::string> own_addresses_;  // this machine's, also allowed there
+  std::unique_ptr<http::Server> bridge_status_;
+  std::unique_ptr<http::Server> bridge_locator_;
+  std::vector<std::unique_ptr<http::Server>> retired_;  // replaced listeners, stopped
 };
 
 // ---- start / stop ----
@@ -287,23 +312,25 @@ Status Agent::Impl::start() {
       });
   BATON_TRY(cache_->open());
   cache_->on_evict([this](const std::string& digest) {
-    std::vector<std::string> names;
     {
       std::lock_guard lock(prepared_mutex_);
-      for (auto it = prepared_.begin(); it != prepared_.end();) {
-        if (it->first.second == digest) {
-          names.push_back(it->first.first);
-          it = prepared_.erase(it);
-        } else {
-          ++it;
-        }
+      std::erase_if(prepared_, [&](const auto& item) { return item.first.second == digest; });
+    }
+    // Every runtime, not only those that prepared it in this run: an earlier run of the agent
+    // may have (images outlive the agent). release() is a no-op for digests a runtime never saw.
+    for (const auto& name : registry_.names()) {
+      if (auto status = registry_.find(name)->release(digest); !status) {
+        spdlog::warn("runtime {}: releasing bundle {}: {}", name, digest, status.error().message);
       }
     }
-    for (const auto& name : names) {
-      if (auto* runtime = registry_.find(name)) (void)runtime->release(digest);
-    }
   });
+  watch_ = std::make_unique<RuntimeWatch>(
+      registry_, options_.runtime_probe_interval, [this](const Probes& now, const Probes& before) {
+        asio::post(io_, [this, now, before] { on_runtimes_changed(now, before); });
+      });
+  watch_->probe_now();
   BATON_TRY(start_servers());
+  update_bridge(watch_->latest());
 
   CoreClientOptions core_options;
   core_options.cores = options_.cores;
@@ -339,6 +366,7 @@ Status Agent::Impl::start() {
     return 0;
   });
   core_->start();
+  watch_->start();
   spdlog::info(
       "agent {} at {} (API :{}, status :{}, service locator :{}, ports {}), {} instance(s) "
       "recovered",
@@ -408,7 +436,8 @@ void Agent::Impl::stop() {
   if (!started_ || stopped_) {
     if (!started_) {
       // Servers may be bound although start() failed later.
-      for (auto* server : {&api_, &status_, &locator_}) {
+      if (watch_) watch_->stop();
+      for (auto* server : {&api_, &status_, &locator_, &bridge_status_, &bridge_locator_}) {
         if (*server) (*server)->stop();
       }
       workers_.drain();
@@ -416,17 +445,21 @@ void Agent::Impl::stop() {
       api_.reset();
       status_.reset();
       locator_.reset();
+      bridge_status_.reset();
+      bridge_locator_.reset();
+      retired_.clear();
       instances_.clear();
       writer_.drain();
     }
     return;
   }
   stopped_ = true;
+  watch_->stop();
   core_->stop();
   events_.detach();
   on_io([this] {
     stopping_ = true;
-    for (auto* server : {&api_, &status_, &locator_}) {
+    for (auto* server : {&api_, &status_, &locator_, &bridge_status_, &bridge_locator_}) {
       if (*server) (*server)->stop();
     }
     for (const auto& follow : follows_)
@@ -447,6 +480,9 @@ void Agent::Impl::stop() {
   api_.reset();
   status_.reset();
   locator_.reset();
+  bridge_status_.reset();
+  bridge_locator_.reset();
+  retired_.clear();
   writer_.drain();  // before core_ goes: queued reports still reach it
   core_.reset();
   spdlog::info("agent {} stopped", options_.name);
@@ -489,11 +525,107 @@ protocol::Registration Agent::Impl::registration() {
   r.api_url = "http://" + api_host + ":" + std::to_string(api_->port());
   r.roles = options_.roles;
   r.resources = options_.resources;
-  for (const auto& name : registry_.names()) {
-    auto probe = registry_.find(name)->probe();
+  // The watch's last round: probing here would hold up registration behind a slow runtime.
+  for (const auto& [name, probe] : watch_->latest()) {
     r.runtimes[name] = protocol::RuntimeInfo{probe.available, probe.reason, probe.attributes};
   }
   return r;
+}
+
+void Agent::Impl::on_runtimes_changed(const Probes& now, const Probes& before) {
+  if (stopping_) return;
+  std::vector<std::string> changes;
+  for (const auto& [name, probe] : now) {
+    auto was = before.find(name);
+    if (was != before.end() && was->second.available == probe.available) continue;
+    if (probe.available) {
+      spdlog::info("runtime {} is available", name);
+      changes.push_back(name + " available");
+      continue;
+    }
+    // Its launches keep their state: the runtime re-adopts them, or reports their exits, when
+    // it is back (docs/runtimes.md).
+    std::vector<std::string> affected;
+    for (const auto& [id, instance] : instances_) {
+      if (instance->removing() || !instance->active() || instance->descriptor() == nullptr) {
+        continue;
+      }
+      for (const auto& component : instance->descriptor()->components) {
+        if (component.file_system_type == name) {
+          affected.push_back(id);
+          break;
+        }
+      }
+    }
+    spdlog::warn("runtime {} is unavailable: {}{}", name, probe.reason,
+                 affected.empty() ? std::string()
+                                  : "; its launches of instance(s) " + text::join(affected, ", ") +
+                                        " are checked again when it is back");
+    changes.push_back(name + " unavailable (" + probe.reason + ")");
+  }
+  update_bridge(now);
+  if (core_) {
+    core_->register_again(changes.empty() ? "runtime attributes changed"
+                                          : "runtime " + text::join(changes, ", "));
+  }
+}
+
+void Agent::Impl::update_bridge(const Probes& probes) {
+  // The last address each runtime reported stays while it is unavailable: the bridge usually
+  // outlives its daemon, and containers it brings back still call there.
+  std::string wanted, subnet;
+  for (const auto& [name, probe] : probes) {
+    auto ip = probe.attributes.find("bridge-ip");
+    if (ip == probe.attributes.end() || ip->second.empty()) continue;
+    bridge_of_[name] = ip->second;
+    if (!wanted.empty()) continue;
+    wanted = ip->second;
+    auto mask = probe.attributes.find("bridge-subnet");
+    subnet = mask == probe.attributes.end() ? std::string() : mask->second;
+  }
+  if (wanted.empty()) return;
+  if (subnet.empty()) subnet = wanted + "/32";  // only the host itself on that address
+  bridge_subnet_ = subnet;
+  own_addresses_ = own_ipv4_addresses();
+  if (wanted == bridge_ip_ && bridge_status_ && bridge_locator_) return;
+  for (auto* server : {&bridge_status_, &bridge_locator_}) {
+    if (*server) {
+      (*server)->stop();
+      retired_.push_back(std::move(*server));
+    }
+  }
+  bridge_ip_.clear();
+  // The loopback ports when free there too, so a container's URLs look like a host process's.
+  auto listen = [&](unsigned short port) -> Result<std::unique_ptr<http::Server>> {
+    http::ServerOptions server_options;
+    server_options.address = wanted;
+    server_options.port = port;
+    auto server = http::Server::start(io_, server_options, local_router(true));
+    if (server || port == 0) return server;
+    server_options.port = 0;
+    return http::Server::start(io_, server_options, local_router(true));
+  };
+  auto refused = [&](const Error& error) {
+    spdlog::warn(
+        "cannot listen on the container bridge {}: {}; containers cannot signal "
+        "readiness or look up services there",
+        wanted, error.message);
+  };
+  auto status = listen(status_->port());
+  if (!status) return refused(status.error());
+  auto locator = listen(locator_->port());
+  if (!locator) {
+    (*status)->stop();
+    retired_.push_back(std::move(status).value());
+    return refused(locator.error());
+  }
+  bridge_status_ = std::move(status).value();
+  bridge_locator_ = std::move(locator).value();
+  bridge_ip_ = wanted;
+  spdlog::info(
+      "status :{} and service locator :{} also on the container bridge {} (callers from "
+      "{})",
+      bridge_status_->port(), bridge_locator_->port(), bridge_ip_, bridge_subnet_);
 }
 
 // ---- assignment ----
@@ -533,7 +665,30 @@ void Agent::Impl::reconcile() {
   for (auto& [id, instance] : instances_) {
     if (wanted.count(id) == 0) instance->remove();
   }
+  discard_unused();
   changed();
+}
+
+void Agent::Impl::discard_unused() {
+  for (const auto& digest : assignment_->discard) {
+    if (discarding_.count(digest) != 0 || !cache_->holds(digest)) continue;
+    // An instance still being removed may use it: the removal's reconcile() comes back here.
+    bool used = std::any_of(instances_.begin(), instances_.end(), [&](const auto& item) {
+      const protocol::AssignedInstance& a = item.second->assigned();
+      return a.bundle_digest == digest || a.configuration_digest == digest;
+    });
+    if (used) continue;
+    discarding_.insert(digest);
+    workers_.post([this, digest] {
+      bool dropped = cache_->discard(digest);  // the eviction callback releases the runtimes
+      asio::post(io_, [this, digest, dropped] {
+        discarding_.erase(digest);
+        if (!dropped) return;
+        spdlog::info("dropped bundle file {}: the core no longer has it loaded", digest);
+        changed();
+      });
+    });
+  }
 }
 
 void Agent::Impl::pump_prefetch() {
@@ -684,15 +839,36 @@ void Agent::Impl::lookup(const std::string& name,
   }
 }
 
-http::Router Agent::Impl::local_router() {
+http::Router Agent::Impl::local_router(bool bridged) {
+  // On the bridge listener only processes of this machine may call (local_callers.hpp); the
+  // loopback listeners cannot be reached from elsewhere.
+  auto refused = [this, bridged](const http::Request& request) -> std::optional<http::Response> {
+    if (!bridged || is_local_caller(request.peer_ip, bridge_subnet_, own_addresses_)) {
+      return std::nullopt;
+    }
+    return http::Response::error(403, not_local_message(request.peer_ip, bridge_subnet_));
+  };
+  auto plain = [refused](http::Handler handler) -> http::Handler {
+    return [refused, handler = std::move(handler)](const http::Request& request) {
+      if (auto answer = refused(request)) return std::move(*answer);
+      return handler(request);
+    };
+  };
+  auto async = [refused](http::AsyncHandler handler) -> http::AsyncHandler {
+    return [refused, handler = std::move(handler)](const http::Request& request,
+                                                   http::ResponderPtr responder) {
+      if (auto answer = refused(request)) return responder->send(std::move(*answer));
+      handler(request, std::move(responder));
+    };
+  };
   http::Router router;
   router.add("PUT", "/i/{token}/bundles/{bundleId}",
-             [this](const http::Request& request) { return signal(request); });
+             plain([this](const http::Request& request) { return signal(request); }));
   router.add("PUT", "/bundles/{bundleId}",
-             [this](const http::Request& request) { return signal_without_token(request); });
+             plain([this](const http::Request& request) { return signal_without_token(request); }));
   router.add_async(
       "GET", "/services/{name}/{rest...}",
-      [this](const http::Request& request, http::ResponderPtr responder) {
+      async([this](const http::Request& request, http::ResponderPtr responder) {
         std::string name = request.params.at("name");
         std::string rest = request.params.count("rest") != 0 ? request.params.at("rest") : "";
         auto q = request.target.find('?');
@@ -710,13 +886,13 @@ http::Router Agent::Impl::local_router() {
               "max-age=" + std::to_string(options_.locator_max_age.count() / 1000);
           responder->send(std::move(response));
         });
-      });
+      }));
   router.add_async("GET", "/v2/service-hosts/{name}",
-                   [this](const http::Request& request, http::ResponderPtr responder) {
+                   async([this](const http::Request& request, http::ResponderPtr responder) {
                      lookup(request.params.at("name"), [responder](std::vector<std::string> hosts) {
                        responder->send(http::Response::json(200, json(hosts).dump()));
                      });
-                   });
+                   }));
   return router;
 }
 

@@ -45,6 +45,8 @@ struct AgentOptions {
   std::chrono::milliseconds runtime_config_timeout{30000};
   std::chrono::milliseconds locator_max_age{60000};
   std::chrono::milliseconds log_follow_interval{250};
+  // Runtimes are probed this often; a change of availability registers the agent again.
+  std::chrono::milliseconds runtime_probe_interval{5000};
   // Called on the io thread when an instance becomes ready (benchmarks).
   std::function<void(const std::string& instance_id)> on_ready;
 };

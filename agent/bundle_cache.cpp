@@ -199,17 +199,7 @@ Status BundleCache::make_room(const std::string& digest, std::uint64_t bytes,
     std::sort(candidates.begin(), candidates.end());
     for (const auto& [time, other] : candidates) {
       if (used_ + bytes <= options_.budget_bytes) break;
-      auto it = entries_.find(other);
-      Entry& entry = *it->second;
-      // Renamed aside under the lock, deleted outside it (a large tree takes a while).
-      std::error_code error;
-      auto trash =
-          options_.folder / "incoming" / ("evicted-" + other + "-" + std::to_string(++clock_));
-      if (entry.extracted) stdfs::rename(extracted_path(other), trash, error);
-      if (error) bundle::remove_extracted(extracted_path(other));
-      stdfs::remove(zip_path(other), error);
-      used_ -= entry.zip_bytes + entry.extracted_bytes;
-      entries_.erase(it);
+      evict_locked(entries_.find(other));
       evicted.push_back(other);
     }
   }
@@ -221,6 +211,33 @@ Status BundleCache::make_room(const std::string& digest, std::uint64_t bytes,
   }
   used_ += bytes;
   return {};
+}
+
+void BundleCache::evict_locked(std::map<std::string, std::unique_ptr<Entry>>::iterator it) {
+  const std::string digest = it->first;
+  Entry& entry = *it->second;
+  // Renamed aside under the lock, deleted outside it (a large tree takes a while).
+  std::error_code error;
+  auto trash =
+      options_.folder / "incoming" / ("evicted-" + digest + "-" + std::to_string(++clock_));
+  if (entry.extracted) stdfs::rename(extracted_path(digest), trash, error);
+  if (error) bundle::remove_extracted(extracted_path(digest));
+  stdfs::remove(zip_path(digest), error);
+  used_ -= entry.zip_bytes + entry.extracted_bytes;
+  entries_.erase(it);
+}
+
+bool BundleCache::discard(const std::string& digest) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(digest);
+    if (it == entries_.end() || !it->second->has_zip) return false;
+    const Entry& entry = *it->second;
+    if (entry.users > 0 || entry.pins > 0 || entry.fetching || entry.extracting) return false;
+    evict_locked(it);
+  }
+  notify_evicted({digest});
+  return true;
 }
 
 void BundleCache::notify_evicted(const std::vector<std::string>& evicted) {

@@ -80,6 +80,10 @@ class BundleCache {
   // Fetched and verified only (the assignment's prefetch list).
   Status prefetch(const std::string& digest, const std::string& source);
 
+  // Drops the file and extraction of `digest` (an unloaded bundle) and calls the eviction
+  // callback. False when it is not held or is in use (a lease, a fetch or an extraction).
+  bool discard(const std::string& digest);
+
   // Digests whose files are held.
   std::vector<std::string> held() const;
   bool holds(const std::string& digest) const;
@@ -102,6 +106,8 @@ class BundleCache {
   Status make_room(const std::string& digest, std::uint64_t bytes,
                    std::vector<std::string>& evicted);
   void notify_evicted(const std::vector<std::string>& evicted);
+  // Removes an unused entry's files (the extraction renamed aside for notify_evicted). Locked.
+  void evict_locked(std::map<std::string, std::unique_ptr<Entry>>::iterator it);
   stdfs::path zip_path(const std::string& digest) const;
   stdfs::path extracted_path(const std::string& digest) const;
 

@@ -107,6 +107,16 @@ void CoreClient::mark_lost(std::uint64_t generation, bool unreachable, const std
   wake_.notify_all();
 }
 
+void CoreClient::register_again(const std::string& why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!registered_ || stopping_) return;
+    registered_ = false;
+  }
+  callbacks_.log(false, why + "; registering again");
+  wake_.notify_all();
+}
+
 void CoreClient::run() {
   http::Client client(http::ClientOptions{.connect_timeout = options_.connect_timeout,
                                           .timeout = options_.request_timeout});

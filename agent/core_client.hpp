@@ -64,6 +64,9 @@ class CoreClient {
   // The latest actual state; reported soon (coalesced with later ones) and with every heartbeat.
   // Any thread.
   void publish(protocol::StatusReport report);
+  // Registers again with the current core (the registration changed: a runtime came or went).
+  // Nothing happens before the first registration. Any thread.
+  void register_again(const std::string& why);
   // The core currently used (for bundle downloads, service lookups and CONDUCTR_CONTROL).
   std::string current_core() const;
   bool registered() const;

@@ -134,6 +134,20 @@ Environment build_environment(const EnvironmentInput& input) {
   return environment;
 }
 
+Environment container_view(Environment environment, const bundle::Descriptor& descriptor,
+                           const std::string& status_url, const std::string& locator_url) {
+  for (const bundle::Endpoint* endpoint : descriptor.endpoints()) {
+    const std::string name = text::env_name(endpoint->name) + "_BIND_IP";
+    if (find_variable(environment, name)) set_variable(environment, name, "0.0.0.0");
+  }
+  std::map<std::string, std::string> urls;
+  add_url(urls, "CONDUCTR_STATUS", status_url);
+  add_url(urls, "SERVICE_LOCATOR", locator_url);
+  for (auto& [name, value] : urls)
+    set_variable(environment, name, std::move(value));
+  return environment;
+}
+
 void set_container_env(Environment& environment) {
   // The names a container runtime passes into the container: all of them.
   std::vector<std::string> names;

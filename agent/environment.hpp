@@ -49,6 +49,14 @@ Environment build_environment(const EnvironmentInput& input);
 // CONTAINER_ENV: every name of `environment`, colon-separated (again after names were added).
 void set_container_env(Environment& environment);
 
+// The environment as a component in a container on a bridge network sees it: every
+// `<EP>_BIND_IP` of the bundle is 0.0.0.0 (it binds inside its own network namespace, on the
+// container port, which the agent makes equal to the host port), and CONDUCTR_STATUS and
+// SERVICE_LOCATOR, with their _PROTOCOL, _IP and _PORT, name the agent's listener on the bridge
+// (`status_url`, `locator_url`). BUNDLE_HOST_IP, ports and `<EP>_HOST` keep the host's values.
+Environment container_view(Environment environment, const bundle::Descriptor& descriptor,
+                           const std::string& status_url, const std::string& locator_url);
+
 // The value of `name` in `environment`, if present.
 std::optional<std::string> find_variable(const Environment& environment, std::string_view name);
 // Sets (replacing) `name`, keeping the order sorted.

@@ -47,7 +47,33 @@ struct LaunchInputs {
   std::map<std::string, int> ports;
   std::string notify_socket;
   const bundle::Descriptor* descriptor = nullptr;  // owned by the instance, never replaced
+  // Components whose runtime runs them behind a container bridge: their CONDUCTR_STATUS and
+  // SERVICE_LOCATOR there.
+  std::map<std::string, std::pair<std::string, std::string>> bridged;
 };
+
+using BridgeMap = std::map<std::string, InstanceServices::BridgeUrls>;  // by runtime
+
+// The runtimes that run launches behind a bridge, now. io thread.
+BridgeMap bridges_now(InstanceServices& services) {
+  BridgeMap out;
+  for (const auto& name : services.runtimes().names()) {
+    if (auto urls = services.bridge_urls(name)) out[name] = *urls;
+  }
+  return out;
+}
+
+// Per bridged component: its CONDUCTR_STATUS and SERVICE_LOCATOR on the bridge.
+std::map<std::string, std::pair<std::string, std::string>> bridged_components(
+    const BridgeMap& bridges, const bundle::Descriptor& descriptor, const std::string& token) {
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  for (const auto& component : descriptor.components) {
+    if (auto it = bridges.find(component.file_system_type); it != bridges.end()) {
+      out[component.name] = {it->second.status_base + "/i/" + token, it->second.locator_url};
+    }
+  }
+  return out;
+}
 
 runtimes::Launch make_launch(const LaunchInputs& in, const bundle::Component& component,
                              const Environment& environment) {
@@ -62,11 +88,16 @@ runtimes::Launch make_launch(const LaunchInputs& in, const bundle::Component& co
   launch.work_dir = in.folder / "work";
   launch.log_dir = in.folder / "logs";
   launch.state_dir = in.folder / "runtime" / component.name;
-  auto lookup = [&](std::string_view name) { return find_variable(environment, name); };
+  // `$NAME` is expanded with the values the component sees (a container's view, when bridged).
+  Environment seen = environment;
+  if (auto it = in.bridged.find(component.name); it != in.bridged.end()) {
+    seen = container_view(environment, *in.descriptor, it->second.first, it->second.second);
+  }
+  auto lookup = [&](std::string_view name) { return find_variable(seen, name); };
   for (const auto& arg : component.start_command) {
     launch.command.push_back(text::expand_variables(arg, lookup));
   }
-  launch.environment = environment;
+  launch.environment = std::move(seen);
   for (const auto& endpoint : component.endpoints) {
     auto it = in.ports.find(endpoint.name);
     int port = it == in.ports.end() ? endpoint.bind_port : it->second;
@@ -448,6 +479,7 @@ void Instance::launch() {
   LaunchInputs inputs{id(),          bundle_id(),           record_.assigned.bundle_digest,
                       options.name,  bundle_lease_->root(), folder_,
                       record_.ports, record_.notify_socket, &*descriptor_};
+  inputs.bridged = bridged_components(bridges_now(services_), *descriptor_, record_.token);
   for (auto& [component, launch] : launches_) {
     launch.starting = true;
     launch.pending_exit.reset();
@@ -869,9 +901,11 @@ void Instance::recover() {
   auto environment = record_.environment;
   auto notify_socket = record_.notify_socket;
   const std::string agent_name = services_.options().name;
+  const std::string token = record_.token;
+  BridgeMap bridges = bridges_now(services_);
   InstanceServices* services = &services_;
-  enqueue([this, services, assigned, folder, ports, environment, notify_socket, agent_name,
-           adopt]() -> InstanceServices::Completion {
+  enqueue([this, services, assigned, folder, ports, environment, notify_socket, agent_name, adopt,
+           token, bridges]() -> InstanceServices::Completion {
     auto out = std::make_shared<Launched>();
     out->fetched = fetch_content(*services, assigned, folder);
     if (!out->fetched->status) {
@@ -887,6 +921,7 @@ void Instance::recover() {
                         ports,
                         notify_socket,
                         &*out->fetched->descriptor};
+    inputs.bridged = bridged_components(bridges, *out->fetched->descriptor, token);
     for (const auto& [component, runtime_name, handle] : adopt) {
       const bundle::Component* c = out->fetched->descriptor->component(component);
       runtimes::Runtime* runtime = services->runtimes().find(runtime_name);

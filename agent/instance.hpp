@@ -52,6 +52,13 @@ class InstanceServices {
   virtual std::string core_url() const = 0;     // any thread
   virtual std::string status_base() const = 0;  // http://127.0.0.1:19007
   virtual std::string locator_url() const = 0;  // http://127.0.0.1:19008/services
+  // The same two as seen from launches of `runtime` when it runs them behind a container bridge
+  // (its probe reports `bridge-ip` and the agent listens there): e.g. http://172.17.0.1:19007.
+  struct BridgeUrls {
+    std::string status_base;
+    std::string locator_url;
+  };
+  virtual std::optional<BridgeUrls> bridge_urls(const std::string& runtime) const = 0;
   // Runtime `prepare` once per runtime and bundle digest (single flight). Worker threads.
   virtual Status prepare(runtimes::Runtime& runtime, const runtimes::BundleContent& content) = 0;
   virtual void token_added(const std::string& token, Instance* instance) = 0;
@@ -89,6 +96,7 @@ class Instance {
   protocol::InstanceStatus status() const;
   const std::string& id() const { return record_.assigned.instance_id; }
   const std::string& bundle_id() const { return record_.assigned.bundle_id; }
+  const protocol::AssignedInstance& assigned() const { return record_.assigned; }
   const std::string& token() const { return record_.token; }
   protocol::InstanceState state() const { return record_.state; }
   bool removing() const { return phase_ == Phase::removing || phase_ == Phase::gone; }

@@ -1,5 +1,5 @@
-// baton-agent: the execution service on each machine (agent/README.md). Parses flags, builds the
-// runtime registry (universal today), runs the agent until SIGINT or SIGTERM.
+// baton-agent: the execution service on each machine (docs/architecture.md). Parses flags, builds
+// the runtime registry (universal, docker, plugins), runs the agent until SIGINT or SIGTERM.
 
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -11,6 +11,7 @@
 #include "agent/agent.hpp"
 #include "agent/host.hpp"
 #include "plugins/host/loader.hpp"
+#include "runtimes/docker/docker.hpp"
 #include "runtimes/universal/universal.hpp"
 
 namespace {
@@ -90,6 +91,14 @@ int main(int argc, char** argv) {
   app.add_option("--restart-window", restart_window_s, "The restart window, in seconds")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  std::string docker_socket = "/var/run/docker.sock";
+  app.add_option("--docker-socket", docker_socket,
+                 "Docker Engine API socket of the docker runtime (docs/runtimes.md)")
+      ->capture_default_str();
+  double probe_interval_s = 5;
+  app.add_option("--runtime-probe-interval", probe_interval_s,
+                 "Seconds between probes of the runtimes (a change is reported to the core)")
+      ->capture_default_str();
   std::vector<std::filesystem::path> plugin_dirs;
   app.add_option("--plugins-dir", plugin_dirs,
                  "Folder of runtime plugins (*.so, docs/plugins.md) to load; repeatable");
@@ -108,6 +117,9 @@ int main(int argc, char** argv) {
   options.ports = *range;
   options.restart.window =
       std::chrono::milliseconds(static_cast<std::int64_t>(restart_window_s * 1000));
+  if (probe_interval_s <= 0) return fail("--runtime-probe-interval: expected seconds above 0");
+  options.runtime_probe_interval =
+      std::chrono::milliseconds(static_cast<std::int64_t>(probe_interval_s * 1000));
   std::error_code error;
   std::filesystem::create_directories(options.data, error);
   if (error) return fail("--data " + options.data.string() + ": " + error.message());
@@ -133,12 +145,22 @@ int main(int argc, char** argv) {
 
   agent::RuntimeEvents events;
   agent::RuntimeHostFor universal_host(events, "universal");
+  agent::RuntimeHostFor docker_host(events, "docker");  // hosts outlive the registry's runtimes
   runtimes::universal::Options universal_options;
   universal_options.log_rotation.max_bytes = static_cast<std::uint64_t>(file_bytes);
   universal_options.log_rotation.max_files = log_files;
   runtimes::Registry registry;
   if (auto added =
           registry.add(runtimes::universal::make_runtime(universal_host, universal_options));
+      !added) {
+    return fail(added.error().message);
+  }
+  // Never fails without dockerd: its probe says so and the runtime connects when dockerd comes.
+  runtimes::docker::Options docker_options;
+  docker_options.agent_name = options.name;
+  docker_options.socket = docker_socket;
+  docker_options.log_rotation = universal_options.log_rotation;
+  if (auto added = registry.add(runtimes::docker::make_runtime(docker_host, docker_options));
       !added) {
     return fail(added.error().message);
   }

@@ -406,6 +406,13 @@ std::string Core::assignment_json_locked(const AgentRecord& agent) const {
     assignment.instances.push_back(std::move(out));
   }
   assignment.prefetch = agent.prefetch;
+  // Files it holds of bundles no longer loaded: it drops them and what its runtimes made of them.
+  for (const auto& digest : agent.holds) {
+    bool used = std::any_of(bundles_.begin(), bundles_.end(), [&](const auto& item) {
+      return item.second.bundle_digest == digest || item.second.configuration_digest == digest;
+    });
+    if (!used) assignment.discard.push_back(digest);
+  }
   return json(assignment).dump();
 }
 

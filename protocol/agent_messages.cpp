@@ -146,11 +146,13 @@ void from_json(const json& j, AssignedInstance& v) {
 
 void to_json(json& j, const Assignment& v) {
   j = json{{"index", v.index}, {"instances", v.instances}, {"prefetch", v.prefetch}};
+  if (!v.discard.empty()) j["discard"] = v.discard;
 }
 void from_json(const json& j, Assignment& v) {
   j.at("index").get_to(v.index);
   read(j, "instances", v.instances);
   read(j, "prefetch", v.prefetch);
+  read(j, "discard", v.discard);
 }
 
 void to_json(json& j, const StatusReport& v) {

@@ -85,6 +85,9 @@ struct Assignment {
   std::uint64_t index = 0;
   std::vector<AssignedInstance> instances;
   std::vector<std::string> prefetch;
+  // Files the agent holds that no loaded bundle uses (unloaded): the agent drops them, and what
+  // its runtimes made of them (images), once no instance of it uses them. Absent when empty.
+  std::vector<std::string> discard;
 };
 
 struct StatusReport {

@@ -1,8 +1,5 @@
 #include "runtimes/docker/docker.hpp"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <sys/stat.h>
 
 #include <condition_variable>
@@ -16,6 +13,7 @@
 #include <vector>
 
 #include "common/text.hpp"
+#include "runtimes/docker/bridge.hpp"
 #include "runtimes/docker/engine.hpp"
 #include "runtimes/docker/images.hpp"
 #include "runtimes/docker/log_sink.hpp"
@@ -198,17 +196,18 @@ class DockerRuntime final : public Runtime {
           "dockerd at " + options_.socket + " speaks API " + api + "; Baton needs 1.41 or later";
       return result;
     }
-    std::string bridge;
+    Bridge bridge;
     {
       std::lock_guard lock(mutex_);
-      bridge = bridge_ip_;
+      bridge = bridge_;
     }
-    if (bridge.empty()) {
-      bridge = fetch_bridge_ip();
+    if (bridge.ip.empty()) {
+      bridge = fetch_bridge();
       std::lock_guard lock(mutex_);
-      bridge_ip_ = bridge;
+      bridge_ = bridge;
     }
-    if (!bridge.empty()) result.attributes["bridge-ip"] = bridge;
+    if (!bridge.ip.empty()) result.attributes["bridge-ip"] = bridge.ip;
+    if (!bridge.subnet.empty()) result.attributes["bridge-subnet"] = bridge.subnet;
     result.available = true;
     return result;
   }
@@ -588,54 +587,10 @@ class DockerRuntime final : public Runtime {
     return info;
   }
 
-  std::string fetch_bridge_ip() {
+  Bridge fetch_bridge() {
     auto reply = engine_.call("GET", "/networks/bridge", {}, 3s);
     if (!reply || !reply->ok()) return {};
-    json network = json::parse(reply->body, nullptr, false);
-    if (!network.is_object()) return {};
-    std::string subnet;
-    if (auto ipam = network.find("IPAM"); ipam != network.end() && ipam->is_object()) {
-      if (auto configs = ipam->find("Config"); configs != ipam->end() && configs->is_array()) {
-        for (const auto& config : *configs) {
-          if (!config.is_object()) continue;
-          std::string gateway = string_at(config, "Gateway");
-          if (!gateway.empty() && gateway.find(':') == std::string::npos) return gateway;
-          std::string candidate = string_at(config, "Subnet");
-          if (subnet.empty() && candidate.find(':') == std::string::npos) subnet = candidate;
-        }
-      }
-    }
-    // dockerd often leaves Gateway out of the default bridge: ask the interface itself.
-    std::string interface = "docker0";
-    if (auto options = network.find("Options"); options != network.end() && options->is_object()) {
-      if (std::string name = string_at(*options, "com.docker.network.bridge.name"); !name.empty()) {
-        interface = name;
-      }
-    }
-    ifaddrs* addresses = nullptr;
-    if (::getifaddrs(&addresses) == 0) {
-      std::string found;
-      for (ifaddrs* at = addresses; at != nullptr; at = at->ifa_next) {
-        if (at->ifa_addr == nullptr || at->ifa_addr->sa_family != AF_INET) continue;
-        if (interface != at->ifa_name) continue;
-        char text[INET_ADDRSTRLEN] = {};
-        auto* address = reinterpret_cast<sockaddr_in*>(at->ifa_addr);
-        if (::inet_ntop(AF_INET, &address->sin_addr, text, sizeof text) != nullptr) found = text;
-        break;
-      }
-      ::freeifaddrs(addresses);
-      if (!found.empty()) return found;
-    }
-    // Last resort: the subnet's first address, which is where dockerd puts the gateway.
-    auto slash = subnet.find('/');
-    in_addr address{};
-    if (slash != std::string::npos &&
-        ::inet_pton(AF_INET, subnet.substr(0, slash).c_str(), &address) == 1) {
-      address.s_addr = htonl(ntohl(address.s_addr) + 1);
-      char text[INET_ADDRSTRLEN] = {};
-      if (::inet_ntop(AF_INET, &address, text, sizeof text) != nullptr) return text;
-    }
-    return {};
+    return bridge_of_network(reply->body);
   }
 
   // ---- streams (mutex_ held) ----
@@ -978,13 +933,13 @@ class DockerRuntime final : public Runtime {
       }
       return false;
     }
-    std::string bridge = fetch_bridge_ip();
+    Bridge bridge = fetch_bridge();
     std::lock_guard lock(mutex_);
     if (!down_reason_.empty()) {
       host_.log(LogLevel::info, "docker runtime: dockerd at " + options_.socket + " is back");
     }
     down_reason_.clear();
-    bridge_ip_ = bridge;
+    bridge_ = bridge;
     if (events_active_) loop_->cancel(events_id_);
     const std::uint64_t gen = ++events_gen_;
     json filters = {{"type", {"container"}},
@@ -1170,7 +1125,7 @@ class DockerRuntime final : public Runtime {
   bool connected_ = false;
   bool reconcile_wanted_ = false;
   std::string down_reason_;
-  std::string bridge_ip_;
+  Bridge bridge_;
   std::int64_t last_event_ns_ = 0;
   Loop::Id events_id_ = 0;
   std::uint64_t events_gen_ = 0;

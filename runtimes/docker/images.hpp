@@ -1,8 +1,8 @@
 #pragma once
 // The images of a bundle's docker components: built from a component folder holding a Dockerfile
 // (the folder is the build context) or loaded from an image archive (`docker save` output) in it,
-// tagged `baton/<agent>/<bundle>-<component>:<digest12>`. One preparation per bundle digest at a
-// time (single-flight); an image already there from an earlier run of the agent is reused.
+// tagged `baton/<agent>/<bundle>-<component>:<bundle digest>`. One preparation per bundle digest at
+// a time (single-flight); an image already there from an earlier run of the agent is reused.
 
 #include <filesystem>
 #include <functional>
@@ -71,10 +71,9 @@ class Images {
   struct Flight;
   Result<PreparedImage> make_image(const PreparedBundle& bundle, const std::string& component,
                                    const std::map<std::string, std::string>& volumes, bool reuse);
-  Result<std::string> existing_image(const std::string& reference, const std::string& digest,
-                                     bool need_label);
-  Result<std::string> build(const stdfs::path& folder, const std::string& reference,
-                            const std::string& digest, const std::string& component);
+  // The id of the image `reference` names; "" when there is none.
+  Result<std::string> existing_image(const std::string& reference);
+  Result<std::string> build(const stdfs::path& folder, const std::string& reference);
   Result<std::string> load(const stdfs::path& archive, const std::string& reference,
                            const std::string& component);
 

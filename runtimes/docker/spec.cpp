@@ -65,7 +65,7 @@ std::string image_repository(std::string_view agent, std::string_view bundle_nam
 }
 
 std::string image_tag(std::string_view bundle_digest) {
-  return std::string(bundle_digest.substr(0, 12));
+  return std::string(bundle_digest);
 }
 
 std::string image_reference(std::string_view agent, std::string_view bundle_name,

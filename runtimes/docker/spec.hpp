@@ -14,7 +14,7 @@
 
 namespace baton::runtimes::docker {
 
-// Labels on containers (all four) and images (agent, bundle digest, component).
+// Labels on containers. Images carry none: their tag says which bundle they were made from.
 inline constexpr std::string_view kLabelAgent = "baton.agent";
 inline constexpr std::string_view kLabelBundleId = "baton.bundle-id";
 inline constexpr std::string_view kLabelBundleDigest = "baton.bundle-digest";
@@ -28,7 +28,8 @@ std::string container_name(std::string_view agent, std::string_view launch_id);
 // '-', as Docker's repository grammar wants.
 std::string image_repository(std::string_view agent, std::string_view bundle_name,
                              std::string_view component);
-// The first 12 hex characters of the bundle digest.
+// The whole bundle digest (64 hex; tags may have 128 characters): an image made for one bundle
+// is never taken for another's, and release() finds every image of a digest by its tag.
 std::string image_tag(std::string_view bundle_digest);
 // repository:tag
 std::string image_reference(std::string_view agent, std::string_view bundle_name,

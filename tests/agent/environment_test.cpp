@@ -214,3 +214,35 @@ TEST(EnvironmentTest, SetVariableKeepsOrder) {
 
 }  // namespace
 }  // namespace baton::agent
+
+namespace baton::agent {
+namespace {
+
+TEST(EnvironmentTest, ContainerViewBindsEverywhereAndCallsTheAgentOnTheBridge) {
+  auto d = visualizer();
+  auto host = build_environment(input_for(d));
+  auto view = container_view(host, d, "http://172.17.0.1:19007/i/0123abcd",
+                             "http://172.17.0.1:19008/services");
+  EXPECT_EQ(get(view, "WEB_BIND_IP"), "0.0.0.0");
+  EXPECT_EQ(get(view, "AKKA_REMOTE_BIND_IP"), "0.0.0.0");
+  EXPECT_EQ(get(view, "CONDUCTR_STATUS"), "http://172.17.0.1:19007/i/0123abcd");
+  EXPECT_EQ(get(view, "CONDUCTR_STATUS_IP"), "172.17.0.1");
+  EXPECT_EQ(get(view, "CONDUCTR_STATUS_PORT"), "19007");
+  EXPECT_EQ(get(view, "CONDUCTR_STATUS_PROTOCOL"), "http");
+  EXPECT_EQ(get(view, "SERVICE_LOCATOR"), "http://172.17.0.1:19008/services");
+  EXPECT_EQ(get(view, "SERVICE_LOCATOR_IP"), "172.17.0.1");
+  EXPECT_EQ(get(view, "SERVICE_LOCATOR_PORT"), "19008");
+  // The host's view of where the endpoint is, and the ports, stay.
+  EXPECT_EQ(get(view, "BUNDLE_HOST_IP"), "10.0.0.5");
+  EXPECT_EQ(get(view, "WEB_BIND_PORT"), "10001");
+  EXPECT_EQ(get(view, "WEB_HOST_PORT"), "10001");
+  EXPECT_EQ(get(view, "WEB_HOST"), "http://10.0.0.5:10001");
+  EXPECT_EQ(get(view, "CONDUCTR_CONTROL"), get(host, "CONDUCTR_CONTROL"));
+  // Same names, so CONTAINER_ENV still lists them all.
+  ASSERT_EQ(view.size(), host.size());
+  EXPECT_EQ(get(view, "CONTAINER_ENV"), get(host, "CONTAINER_ENV"));
+  EXPECT_TRUE(std::is_sorted(view.begin(), view.end()));
+}
+
+}  // namespace
+}  // namespace baton::agent

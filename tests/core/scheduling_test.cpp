@@ -331,6 +331,28 @@ TEST_F(SchedulingTest, PrefetchGoesToThreeAgentsOneAtATime) {
   EXPECT_EQ(core.get("/v2/bundles/files/nothex").status, 400);
 }
 
+TEST_F(SchedulingTest, AgentsAreToldToDiscardFilesOfUnloadedBundles) {
+  FakeAgent a(core.url(""), "agent-1");
+  ASSERT_EQ(a.register_agent().status, 200);
+  MadeFile kept = make_bundle(work, BundleSpec{.name = "kept"});
+  MadeFile dropped = make_bundle(work, BundleSpec{.name = "dropped"});
+  core.load(kept);
+  std::string id = core.load(dropped);
+  a.bundles = {kept.digest, dropped.digest};
+  ASSERT_EQ(a.report().status, 200);
+  core.core().reconcile_now();
+  EXPECT_TRUE(a.assignment().discard.empty());
+
+  ASSERT_EQ(core.request("DELETE", "/v2/bundles/" + id).status, 200);
+  core.core().reconcile_now();
+  EXPECT_EQ(a.assignment().discard, std::vector<std::string>{dropped.digest});
+  // Once the agent no longer holds it, the list is empty again.
+  a.bundles = {kept.digest};
+  ASSERT_EQ(a.report().status, 200);
+  core.core().reconcile_now();
+  EXPECT_TRUE(a.assignment().discard.empty());
+}
+
 TEST_F(SchedulingTest, LongPollWakesOnChange) {
   FakeAgent a(core.url(""), "agent-1");
   ASSERT_EQ(a.register_agent().status, 200);

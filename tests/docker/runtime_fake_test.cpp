@@ -150,6 +150,7 @@ TEST_F(FakeDocker, ProbeReportsVersionApiAndBridgeAddress) {
   EXPECT_EQ(probe.attributes["version"], "20.10.99-fake");
   EXPECT_EQ(probe.attributes["api-version"], "1.41");
   EXPECT_EQ(probe.attributes["bridge-ip"], "172.30.0.1");
+  EXPECT_EQ(probe.attributes["bridge-subnet"], "172.30.0.0/16");
 }
 
 TEST_F(FakeDocker, PrepareBuildsOncePerDigestEvenWhenManyStartsAskAtOnce) {

@@ -47,7 +47,7 @@ TEST(Names, ContainerNamesKeepOnlyWhatDockerAccepts) {
 TEST(Names, ImageReferencesFollowTheRepositoryGrammar) {
   const std::string digest(64, 'f');
   EXPECT_EQ(image_reference("agent-1", "visualizer", "web", digest),
-            "baton/agent-1/visualizer-web:ffffffffffff");
+            "baton/agent-1/visualizer-web:" + digest);
   EXPECT_EQ(image_repository("Agent_1.example.COM", "My Bundle!", "--Web--"),
             "baton/agent-1-example-com/my-bundle-web");
   EXPECT_EQ(image_repository_prefix("Agent 1"), "baton/agent-1/");

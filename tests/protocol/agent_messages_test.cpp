@@ -23,6 +23,17 @@ TEST(AgentMessages, AssignmentRoundTripsWithConductRFieldNames) {
   EXPECT_EQ(back->index, 7u);
   EXPECT_EQ(back->instances[0].peers.at("web")[0].port, 10007);
   EXPECT_EQ(back->prefetch, std::vector<std::string>{"d1"});
+  EXPECT_FALSE(j.contains("discard"));  // only sent when there is something to drop
+  EXPECT_TRUE(back->discard.empty());
+}
+
+TEST(AgentMessages, AssignmentCarriesFilesToDiscard) {
+  Assignment assignment{.index = 3, .discard = {"d2", "d3"}};
+  nlohmann::json j = assignment;
+  EXPECT_EQ(j["discard"], nlohmann::json::array({"d2", "d3"}));
+  auto back = parse<Assignment>(j.dump(), "assignment");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->discard, (std::vector<std::string>{"d2", "d3"}));
 }
 
 TEST(AgentMessages, StatusStatesAreNamed) {

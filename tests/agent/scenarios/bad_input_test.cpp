@@ -41,12 +41,14 @@ class BadInputTest : public AgentFixture {
 };
 
 TEST_F(BadInputTest, UnknownRuntime) {
-  std::string conf = testcomponent_conf("dockerish", {"--sleep"});
+  // A type bundle.conf allows but this agent lacks: rpm is a plugin, and the in-process agent
+  // loads none.
+  std::string conf = testcomponent_conf("unknown-runtime", {"--sleep"});
   auto at = conf.find("\"universal\"");
-  conf.replace(at, 11, "\"docker\"");
-  auto b = bundle("dockerish", conf);
+  conf.replace(at, 11, "\"rpm\"");
+  auto b = bundle("unknown-runtime", conf);
   auto error = failure_then_healthy("f000000000000001", assigned("f000000000000001", b));
-  EXPECT_NE(error.find("docker"), std::string::npos) << error;
+  EXPECT_NE(error.find("no runtime named rpm on this agent"), std::string::npos) << error;
   EXPECT_NE(error.find("component main"), std::string::npos) << error;
 }
 

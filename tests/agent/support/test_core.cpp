@@ -32,6 +32,7 @@ struct TestCore::Impl {
     protocol::Assignment assignment;
     std::map<std::string, protocol::InstanceStatus> statuses;
     std::optional<protocol::Registration> registration;
+    std::vector<std::string> bundles;  // of the last registration or report
     int registrations = 0;
     int reports = 0;
     std::vector<Poll> polls;
@@ -72,6 +73,7 @@ struct TestCore::Impl {
       agent.statuses.clear();
       for (const auto& status : registration->instances)
         agent.statuses[status.instance_id] = status;
+      agent.bundles = registration->bundles;
       agent.registration = *registration;
       protocol::RegistrationReply reply{registration->name, 200, 15000};
       return http::Response::json(200, json(reply).dump());
@@ -87,6 +89,7 @@ struct TestCore::Impl {
       agent.statuses.clear();
       for (const auto& status : report->instances)
         agent.statuses[status.instance_id] = status;
+      agent.bundles = report->bundles;
       return http::Response::json(200, json(protocol::StatusReply{agent.assignment.index}).dump());
     });
     r.add_async("GET", "/v2/agents/{name}/assignment",
@@ -208,6 +211,20 @@ void TestCore::assign(const std::string& agent_name,
   agent.assignment.instances = std::move(instances);
   agent.assignment.prefetch = std::move(prefetch);
   impl_->answer_polls(agent);
+}
+
+void TestCore::discard(const std::string& agent_name, std::vector<std::string> digests) {
+  std::lock_guard lock(impl_->mutex);
+  auto& agent = impl_->agents[agent_name];
+  agent.assignment.index += 1;
+  agent.assignment.discard = std::move(digests);
+  impl_->answer_polls(agent);
+}
+
+std::vector<std::string> TestCore::bundles(const std::string& agent) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->agents.find(agent);
+  return it == impl_->agents.end() ? std::vector<std::string>{} : it->second.bundles;
 }
 
 std::uint64_t TestCore::index(const std::string& agent) const {

@@ -36,7 +36,11 @@ class TestCore {
   // Replaces the agent's assignment (index + 1) and answers its pending poll.
   void assign(const std::string& agent, std::vector<protocol::AssignedInstance> instances,
               std::vector<std::string> prefetch = {});
+  // Sets the assignment's discard list (index + 1): bundle files of unloaded bundles.
+  void discard(const std::string& agent, std::vector<std::string> digests);
   std::uint64_t index(const std::string& agent) const;
+  // The bundle files the agent reported holding last.
+  std::vector<std::string> bundles(const std::string& agent) const;
 
   // The last status the agent reported for an instance (registration or status report).
   std::optional<protocol::InstanceStatus> status(const std::string& agent,
