@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
   // Never fails without dockerd: its probe says so and the runtime connects when dockerd comes.
   runtimes::docker::Options docker_options;
   docker_options.agent_name = options.name;
+  docker_options.owner = runtimes::docker::owner_for(options.name, options.data);
   docker_options.socket = docker_socket;
   docker_options.log_rotation = universal_options.log_rotation;
   if (auto added = registry.add(runtimes::docker::make_runtime(docker_host, docker_options));

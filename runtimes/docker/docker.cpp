@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/sha256.hpp"
 #include "common/text.hpp"
 #include "runtimes/docker/bridge.hpp"
 #include "runtimes/docker/engine.hpp"
@@ -135,8 +136,9 @@ class DockerRuntime final : public Runtime {
   DockerRuntime(RuntimeHost& host, Options options)
       : host_(host),
         options_(std::move(options)),
+        owner_(options_.owner.empty() ? options_.agent_name : options_.owner),
         engine_(EngineOptions{.socket = options_.socket, .timeout = options_.api_timeout}),
-        images_(engine_, options_.agent_name, "docker",
+        images_(engine_, owner_, "docker",
                 [this](LogLevel level, std::string_view message) { host_.log(level, message); }),
         loop_(std::make_unique<Loop>(EngineOptions{.socket = options_.socket})),
         workers_(options_.finish_threads) {
@@ -326,7 +328,7 @@ class DockerRuntime final : public Runtime {
 
   Status destroy(const std::string& launch_id) override {
     StatePtr state;
-    std::string target = container_name(options_.agent_name, launch_id);
+    std::string target = container_name(owner_, launch_id);
     bool report = false;
     {
       std::lock_guard lock(mutex_);
@@ -397,8 +399,7 @@ class DockerRuntime final : public Runtime {
       auto it = info->labels.find(std::string(key));
       return it == info->labels.end() ? std::string() : it->second;
     };
-    if (!info->found || label(kLabelLaunch) != launch.id ||
-        label(kLabelAgent) != options_.agent_name) {
+    if (!info->found || label(kLabelLaunch) != launch.id || label(kLabelAgent) != owner_) {
       state->container.clear();  // whatever holds that id now is not this launch's
       state->exit_seen = true;
       state->vanished_message =
@@ -466,7 +467,7 @@ class DockerRuntime final : public Runtime {
   StatePtr make_state(const Launch& launch) {
     auto state = std::make_shared<LaunchState>();
     state->id = launch.id;
-    state->name = container_name(options_.agent_name, launch.id);
+    state->name = container_name(owner_, launch.id);
     state->component = launch.component;
     state->log_dir = launch.log_dir;
     state->memory_limit = launch.limits.memory;
@@ -483,14 +484,14 @@ class DockerRuntime final : public Runtime {
 
   Result<std::string> create_container(const Launch& launch, PreparedImage image,
                                        const std::string& bundle_name) {
-    const std::string name = container_name(options_.agent_name, launch.id);
+    const std::string name = container_name(owner_, launch.id);
     const std::string what = "creating container " + name;
     for (int attempt = 0;; ++attempt) {
       CreateOptions create;
       create.image = image.id;
+      create.owner = owner_;
       for (const auto& [volume, target] : image.volumes) {
-        create.mounts.push_back(
-            Mount{"volume", volume_name(options_.agent_name, bundle_name, volume), target});
+        create.mounts.push_back(Mount{"volume", volume_name(owner_, bundle_name, volume), target});
       }
       if (!launch.notify_socket.empty() && launch.notify_socket.is_absolute()) {
         std::error_code error;
@@ -942,8 +943,7 @@ class DockerRuntime final : public Runtime {
     bridge_ = bridge;
     if (events_active_) loop_->cancel(events_id_);
     const std::uint64_t gen = ++events_gen_;
-    json filters = {{"type", {"container"}},
-                    {"label", {std::string(kLabelAgent) + "=" + options_.agent_name}}};
+    json filters = {{"type", {"container"}}, {"label", {std::string(kLabelAgent) + "=" + owner_}}};
     Loop::Request request;
     request.path = "/events?filters=" + url_encode(filters.dump());
     if (last_event_ns_ > 0) request.path += "&since=" + api_time(last_event_ns_);
@@ -978,7 +978,7 @@ class DockerRuntime final : public Runtime {
 
   void reconcile() {
     auto asked = Clock::now();
-    json filters = {{"label", {std::string(kLabelAgent) + "=" + options_.agent_name}}};
+    json filters = {{"label", {std::string(kLabelAgent) + "=" + owner_}}};
     auto listed =
         engine_.call("GET", "/containers/json?all=1&filters=" + url_encode(filters.dump()));
     if (!listed || !listed->ok()) {
@@ -1112,6 +1112,7 @@ class DockerRuntime final : public Runtime {
 
   RuntimeHost& host_;
   Options options_;
+  std::string owner_;  // see Options::owner
   Engine engine_;
   Images images_;
   std::unique_ptr<Loop> loop_;
@@ -1134,6 +1135,13 @@ class DockerRuntime final : public Runtime {
 };
 
 }  // namespace
+
+std::string owner_for(const std::string& agent_name, const std::filesystem::path& data_folder) {
+  std::error_code error;
+  std::filesystem::path folder = std::filesystem::weakly_canonical(data_folder, error);
+  if (error) folder = std::filesystem::absolute(data_folder);
+  return agent_name + "." + sha256_hex(folder.string()).substr(0, 8);
+}
 
 RuntimePtr make_runtime(RuntimeHost& host, Options options) {
   return std::make_unique<DockerRuntime>(host, std::move(options));

@@ -5,6 +5,7 @@
 // thread and two connections each. docs/runtimes.md ("Docker") describes the contract.
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 
 #include "logs/format.hpp"
@@ -13,9 +14,13 @@
 namespace baton::runtimes::docker {
 
 struct Options {
-  // The agent's name: every container and image carries it (label baton.agent), so agents that
-  // share a dockerd never touch each other's. Required.
+  // The agent's name: launches must name it. Required.
   std::string agent_name;
+  // What marks this agent's containers, volumes and image tags on a shared dockerd (label
+  // baton.agent, name prefixes), so agents that share one never touch each other's. It must be
+  // unique per agent on the host and stable across its restarts; empty: agent_name. baton-agent
+  // uses its name plus a digest of its data folder, since two sandboxes both have an agent-1.
+  std::string owner;
   std::string socket = "/var/run/docker.sock";
   logs::Rotation log_rotation;
   // Containers labelled with this agent that no launch claims (a create that failed half-way, a
@@ -37,5 +42,10 @@ struct Options {
 // inside a call, exactly once per start/recover (destroy included). Handle::state is JSON:
 // {"container": <id>, "name": <container name>, "image": <image id>}.
 RuntimePtr make_runtime(RuntimeHost& host, Options options);
+
+// Options::owner for an agent: its name plus 8 hex of a digest of its data folder. The name alone
+// is not unique on a host (every sandbox has an agent-1); name and folder are, and both survive
+// a restart.
+std::string owner_for(const std::string& agent_name, const std::filesystem::path& data_folder);
 
 }  // namespace baton::runtimes::docker

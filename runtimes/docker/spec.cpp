@@ -137,12 +137,13 @@ std::string create_body(const Launch& launch, const CreateOptions& options) {
     environment.push_back(name + "=" + value);
   }
   body["Env"] = std::move(environment);
-  body["Labels"] = {{std::string(kLabelAgent), launch.agent_name},
-                    {std::string(kLabelBundleId), launch.bundle_id},
-                    {std::string(kLabelBundleDigest), launch.bundle_digest},
-                    {std::string(kLabelInstance), launch.instance_id},
-                    {std::string(kLabelLaunch), launch.id},
-                    {std::string(kLabelComponent), launch.component}};
+  body["Labels"] = {
+      {std::string(kLabelAgent), options.owner.empty() ? launch.agent_name : options.owner},
+      {std::string(kLabelBundleId), launch.bundle_id},
+      {std::string(kLabelBundleDigest), launch.bundle_digest},
+      {std::string(kLabelInstance), launch.instance_id},
+      {std::string(kLabelLaunch), launch.id},
+      {std::string(kLabelComponent), launch.component}};
   body["Tty"] = false;
   body["OpenStdin"] = false;
   body["AttachStdin"] = false;

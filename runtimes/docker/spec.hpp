@@ -54,6 +54,7 @@ struct Mount {
 
 struct CreateOptions {
   std::string image;  // image id (preferred over a tag: a tag can move)
+  std::string owner;  // label baton.agent (Options::owner); empty: the launch's agent name
   std::vector<Mount> mounts;
   std::string log_max_size = "10m";  // Docker's own json-file log of the container
   int log_max_files = 3;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "runtimes/docker/docker.hpp"
 #include "runtimes/docker/engine.hpp"
 #include "tests/agent/support/fixtures.hpp"
 #include "tests/docker/dockerd_support.hpp"
@@ -39,8 +40,10 @@ class AgentDocker : public ::testing::Test {
   }
   void TearDown() override {
     agent_.reset();
-    remove_everything_of(name_);
+    remove_everything_of(owner());
   }
+  // What marks this agent's containers and images on the shared dockerd.
+  std::string owner() const { return runtimes::docker::owner_for(name_, scratch_.path() / "data"); }
 
   void start_agent(const std::string& socket = kDockerSocket) {
     int first = baton::testing::reserved_port_slot();
@@ -195,11 +198,11 @@ TEST_F(AgentDocker, ScaleTwoCrashAgentKillStopAndUnload) {
   // Stopped: no container is left.
   core_.assign(name_, {});
   ASSERT_TRUE(eventually([&] { return core_.statuses(name_).empty(); }, kSlow)) << log();
-  EXPECT_TRUE(eventually([&] { return containers_labelled("baton.agent", name_).empty(); }));
-  EXPECT_FALSE(images_of(name_).empty());  // kept while the bundle is loaded
+  EXPECT_TRUE(eventually([&] { return containers_labelled("baton.agent", owner()).empty(); }));
+  EXPECT_FALSE(images_of(owner()).empty());  // kept while the bundle is loaded
   // Unloaded: the agent drops the file, and the runtime its image.
   core_.discard(name_, {bundle.digest});
-  ASSERT_TRUE(eventually([&] { return images_of(name_).empty(); }, kSlow)) << log();
+  ASSERT_TRUE(eventually([&] { return images_of(owner()).empty(); }, kSlow)) << log();
   EXPECT_TRUE(eventually([&] {
     auto held = core_.bundles(name_);
     return std::find(held.begin(), held.end(), bundle.digest) == held.end();
@@ -243,7 +246,7 @@ TEST_F(AgentDocker, DockerdAwayIsReportedAndItsContainersAreTakenBackWhenItRetur
 
   core_.assign(name_, {});
   ASSERT_TRUE(eventually([&] { return core_.statuses(name_).empty(); }, kSlow)) << log();
-  EXPECT_TRUE(eventually([&] { return containers_labelled("baton.agent", name_).empty(); }));
+  EXPECT_TRUE(eventually([&] { return containers_labelled("baton.agent", owner()).empty(); }));
 }
 
 }  // namespace
