@@ -9,9 +9,10 @@
 # endpoint ports) with one agent; the bundle runs build/bin/baton-testcomponent --signal-http
 # --sleep with `readiness { check = signal }`: it PUTs $CONDUCTR_STATUS at once. Timed: the whole
 # `baton run --scale 50 ID` command (the CLI returns when the core shows 50 started), then
-# `baton stop` (untimed) before the next round. Baseline: the same 50 components spawned by
-# python3 with CONDUCTR_STATUS pointing at a threaded HTTP server of its own, timed until all 50
-# PUTs arrived. Exit status 0 when the goal is met, 1 when not.
+# `baton stop` (untimed) before the next round. Baseline: build/bench/scale_direct_spawn
+# (direct_spawn.cpp) posix_spawns the same 50 components (no agent, shim or cgroup) with
+# CONDUCTR_STATUS pointing at a trivial HTTP server of its own, timed until all 50 PUTs arrived.
+# Exit status 0 when the goal is met, 1 when not.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-$(cd "$here/../.." && pwd)/build}
@@ -21,7 +22,8 @@ NR_OF_CPUS=${NR_OF_CPUS:-0.1}
 agent_cpus=$(awk -v s="$SCALE" -v c="$NR_OF_CPUS" 'BEGIN { v = s * c; print (v < 1 ? 1 : v) }')
 baton=$BUILD/bin/baton
 component=$BUILD/bin/baton-testcomponent
-for program in "$baton" "$component" "$BUILD/bin/baton-core" "$BUILD/bin/baton-agent"; do
+for program in "$baton" "$component" "$BUILD/bin/baton-core" "$BUILD/bin/baton-agent" \
+  "$BUILD/bench/scale_direct_spawn"; do
   [ -x "$program" ] || { echo "no $program: build first (./dev build)" >&2; exit 2; }
 done
 
@@ -93,31 +95,7 @@ print(sum(1 for b in json.load(sys.stdin) for e in b.get("bundleExecutions", [])
   elapsed "$start" "$end"
 }
 run_direct() {
-  python3 - "$component" "$SCALE" <<'PY'
-import http.server, os, sys, threading, time
-component, scale = sys.argv[1], int(sys.argv[2])
-signals = threading.Semaphore(0)
-class Status(http.server.BaseHTTPRequestHandler):
-    def do_PUT(self):
-        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
-        signals.release()
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Status)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-environment = {"CONDUCTR_STATUS": "http://127.0.0.1:%d" % server.server_port, "BUNDLE_ID": "direct"}
-start = time.monotonic()
-quiet = [(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0)]
-children = [os.posix_spawn(component, [component, "--signal-http", "--sleep"], environment,
-                           file_actions=quiet) for _ in range(scale)]
-for _ in range(scale):
-    signals.acquire()
-took = time.monotonic() - start
-for child in children:
-    os.kill(child, 9); os.waitpid(child, 0)
-server.shutdown()
-print("%.3f" % took)
-PY
+  "$BUILD/bench/scale_direct_spawn" "$component" "$SCALE"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
