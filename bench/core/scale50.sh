@@ -2,9 +2,10 @@
 # `baton run --scale 50` of a component that signals at once, on one agent, until all 50 are
 # started, against spawning the same 50 components directly, alternating in the same run.
 # Goal: under 1 s. usage: bench/core/scale50.sh [ROUNDS (5)]
-#   (BUILD=<build folder>, SCALE=50, NR_OF_CPUS=0.1: the bundle's nrOfCpus; the agent offers
-#   SCALE x NR_OF_CPUS cpus so that all fit on it. Running as root with cgroups, nrOfCpus is each
-#   instance's CPU quota: 0.1 = 10 ms per 100 ms period, which the component's own start uses.)
+#   (BUILD=<build folder>, SCALE=50, PAUSE=5 seconds after each stop, NR_OF_CPUS=0.1: the
+#   bundle's nrOfCpus; the agent offers SCALE x NR_OF_CPUS cpus so that all fit on it. Running as
+#   root with cgroups, nrOfCpus is each instance's CPU quota: 0.1 = 10 ms per 100 ms period,
+#   which the component's own start uses.)
 # Baton: a private sandbox (BATON_HOME in a temporary folder, a free core port, a free block of
 # endpoint ports) with one agent; the bundle runs build/bin/baton-testcomponent --signal-http
 # --sleep with `readiness { check = signal }`: it PUTs $CONDUCTR_STATUS at once. Timed: the whole
@@ -19,6 +20,7 @@ BUILD=${BUILD:-$(cd "$here/../.." && pwd)/build}
 ROUNDS=${1:-5}
 SCALE=${SCALE:-50}
 NR_OF_CPUS=${NR_OF_CPUS:-0.1}
+PAUSE=${PAUSE:-5}
 agent_cpus=$(awk -v s="$SCALE" -v c="$NR_OF_CPUS" 'BEGIN { v = s * c; print (v < 1 ? 1 : v) }')
 baton=$BUILD/bin/baton
 component=$BUILD/bin/baton-testcomponent
@@ -92,6 +94,7 @@ import json, sys
 print(sum(1 for b in json.load(sys.stdin) for e in b.get("bundleExecutions", []) if e.get("isStarted")))')
   [ "$started" = "$SCALE" ] || { echo "baton: $started of $SCALE started" >&2; exit 2; }
   "$baton" stop "$id" > /dev/null
+  sleep "$PAUSE"  # the agent removes the stopped instances' folders meanwhile
   elapsed "$start" "$end"
 }
 run_direct() {
