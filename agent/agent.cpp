@@ -1,5 +1,6 @@
 #include "agent/agent.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -32,6 +33,9 @@ namespace stdfs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// Quiet time after the last state change before the agent returns freed heap to the system.
+constexpr auto kTrimAfterQuiet = std::chrono::seconds(5);
 
 // Instance ids become folder names: keep them to what the core hands out.
 bool safe_id(std::string_view id) {
@@ -258,6 +262,9 @@ struct Agent::Impl final : InstanceServices {
   std::map<std::string, std::unique_ptr<Instance>> instances_;
   std::optional<protocol::Assignment> assignment_;
   bool publish_posted_ = false;
+  bool report_queued_ = false;  // a report waits in writer_'s queue
+  bool report_again_ = false;   // changes since it was made: another report is due
+  asio::steady_timer trim_timer_{io_};
   bool started_ = false;
   bool stopped_ = false;
   bool stopping_ = false;
@@ -511,8 +518,26 @@ protocol::StatusReport Agent::Impl::report() const {
 
 void Agent::Impl::publish() {
   if (!core_) return;
-  writer_.then(
-      [core = core_.get(), report = report()]() mutable { core->publish(std::move(report)); });
+  // One report in the writer's queue at a time: while one waits there, later changes only mark
+  // that another is due, built once it went. A burst of starts (500 instances, each several state
+  // changes) queued hundreds of full reports, tens of MB that malloc then kept.
+  if (report_queued_) {
+    report_again_ = true;
+    return;
+  }
+  report_queued_ = true;
+  writer_.then([this, core = core_.get(), report = report()]() mutable {
+    core->publish(std::move(report));
+    asio::post(io_, [this] {
+      report_queued_ = false;
+      if (std::exchange(report_again_, false)) publish();
+    });
+  });
+  // Once the instances have been quiet for a while, give what a burst freed back to the system.
+  trim_timer_.expires_after(kTrimAfterQuiet);
+  trim_timer_.async_wait([](const boost::system::error_code& error) {
+    if (!error) ::malloc_trim(0);
+  });
 }
 
 protocol::Registration Agent::Impl::registration() {

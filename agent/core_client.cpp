@@ -65,6 +65,7 @@ void CoreClient::publish(protocol::StatusReport report) {
   {
     std::lock_guard lock(mutex_);
     report_ = std::move(report);
+    report_body_.reset();
     dirty_ = true;
   }
   wake_.notify_all();
@@ -177,14 +178,15 @@ void CoreClient::run() {
     if (stopping_) break;
     if (!registered_ || !report_) continue;
     if (!dirty_ && std::chrono::steady_clock::now() < due) continue;
-    nlohmann::json body = *report_;
+    if (!report_body_)
+      report_body_ = std::make_shared<const std::string>(nlohmann::json(*report_).dump());
+    std::shared_ptr<const std::string> body = report_body_;
     dirty_ = false;
     const std::uint64_t generation = generation_;
     const std::string url = options_.cores[core_index_];
     lock.unlock();
     auto result = client.request(
-        "PUT", url + "/v2/agents/" + http::url_encode(options_.agent_name) + "/status",
-        body.dump());
+        "PUT", url + "/v2/agents/" + http::url_encode(options_.agent_name) + "/status", *body);
     lock.lock();
     last_report = std::chrono::steady_clock::now();
     if (!result) {

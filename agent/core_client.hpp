@@ -94,6 +94,8 @@ class CoreClient {
   std::size_t core_index_ = 0;
   bool dirty_ = false;
   std::optional<protocol::StatusReport> report_;
+  // report_ as JSON, made once per publish(): a heartbeat resends it without serializing again.
+  std::shared_ptr<const std::string> report_body_;
   std::chrono::milliseconds heartbeat_{2000};
   std::uint64_t reports_sent_ = 0;
   std::uint64_t registrations_ = 0;

@@ -554,16 +554,23 @@ void Core::place_and_remove_locked(SteadyTime now) {
 }
 
 void Core::release_locked() {
-  // Instances of one system start one at a time, the first alone (ConductR): an instance's
-  // assignment is held back while another instance of its system is starting.
+  // The first instance of a system starts alone (ConductR): until one instance of the system is
+  // started, instances are released one at a time, each once the one before it is no longer
+  // starting; from then on, every held instance of the system is released together, with the
+  // started ones as peers (docs/scheduling.md, "The start gate").
   auto system_of = [&](const InstanceRecord& r) -> const std::string& {
     return bundles_.at(r.bundle_id).descriptor.system;
   };
-  std::set<std::string> busy;
+  std::set<std::string> busy;     // an instance is starting, none has started: hold the rest
+  std::set<std::string> started;  // an instance has started: release the rest together
   std::vector<InstanceRecord*> held;
   for (auto& [id, rec] : instances_) {
     if (!bundles_.count(rec.bundle_id)) continue;
     if (is_starting(rec)) busy.insert(system_of(rec));
+    if (!rec.removing && rec.released && rec.reported && rec.state == InstanceState::started &&
+        agent_usable(rec.agent)) {
+      started.insert(system_of(rec));
+    }
     if (!rec.removing && !rec.released && agent_usable(rec.agent)) held.push_back(&rec);
   }
   std::sort(held.begin(), held.end(), [](const InstanceRecord* a, const InstanceRecord* b) {
@@ -571,8 +578,10 @@ void Core::release_locked() {
   });
   for (InstanceRecord* rec : held) {
     const std::string& system = system_of(*rec);
-    if (busy.count(system)) continue;
-    busy.insert(system);
+    if (!started.count(system)) {
+      if (busy.count(system)) continue;
+      busy.insert(system);
+    }
     rec->released = true;
     rec->reported = false;
     // Peers: started instances of the same system, per endpoint (*_OTHER_* variables).

@@ -11,8 +11,9 @@
 // - `affinity` (another bundle's id) restricts to agents that run that bundle;
 // - scaling down removes instances that are not started first, then from the agents with the
 //   most instances of the bundle.
-// The order in which placed instances *start* (one at a time per system, the first alone) is not
-// placement's concern: the core holds back assignments until the system allows them.
+// The order in which placed instances *start* (the first of a system alone, then the rest
+// together) is not placement's concern: the core holds back assignments until the system allows
+// them.
 //
 // Exactly:
 // - an instance counts (towards its bundle's scale, and as a reservation on its agent) when its

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `baton bundle create` against `zip -q -r -6` on the same 500 MB folder of mixed files, in the
 # same run, alternating who goes first. The goal: baton's median time <= zip's (ratio <= 1.0).
-#   bench/bundle/bundle_create.sh BUILD_DIR [ROUNDS]
+#   bench/bundle/bundle_create.sh [BUILD_DIR (default: build/ of this checkout)] [ROUNDS (5)]
 # The folder is generated once (python3, fixed seed) under $BATON_BENCH_DATA (default
 # /tmp/baton-bench-bundle) and reused:
 #   logs      150 MB of log text that deflates well (2 x 50 MB, 50 x 1 MB)
@@ -12,7 +12,7 @@
 # goal is met, 1 when not.
 set -euo pipefail
 
-build=${1:?usage: bundle_create.sh BUILD_DIR [ROUNDS]}
+build=${1:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 rounds=${2:-5}
 baton=$(cd "$build" && pwd)/bin/baton
 data=${BATON_BENCH_DATA:-/tmp/baton-bench-bundle}
@@ -106,13 +106,15 @@ echo "source: $source_folder, $(du -sb "$source_folder" | cut -f1) bytes," \
 
 mkdir -p "$out/baton" "$out/zip"
 now() { date +%s.%N; }
+# Seconds between two `date +%s.%N` stamps (awk: no bc needed).
+elapsed() { awk -v start="$1" -v end="$2" 'BEGIN { printf "%.3f", end - start }'; }
 run_baton() {
   rm -f "$out"/baton/*.zip
   local start end
   start=$(now)
   "$baton" bundle create "$source_folder" -o "$out/baton" > /dev/null
   end=$(now)
-  echo "$end - $start" | bc
+  elapsed "$start" "$end"
 }
 run_zip() {
   rm -f "$out"/zip/*.zip
@@ -120,7 +122,7 @@ run_zip() {
   start=$(now)
   (cd "$data" && zip -q -r -6 "$out/zip/app.zip" app)
   end=$(now)
-  echo "$end - $start" | bc
+  elapsed "$start" "$end"
 }
 
 baton_times=()
@@ -141,10 +143,11 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
   if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 baton_median=$(median "${baton_times[@]}")
 zip_median=$(median "${zip_times[@]}")
-ratio=$(echo "scale=3; $baton_median / $zip_median" | bc)
+ratio=$(awk -v b="$baton_median" -v z="$zip_median" 'BEGIN { printf "%.3f", b / z }')
 baton_zip=$(ls "$out"/baton/*.zip)
 printf 'baton  median %6.2f s  output %s bytes (%s)\n' "$baton_median" \
   "$(stat -c %s "$baton_zip")" "$(basename "$baton_zip")"
 printf 'zip    median %6.2f s  output %s bytes\n' "$zip_median" "$(stat -c %s "$out/zip/app.zip")"
-printf 'ratio  %s (baton time / zip time; goal <= 1.0), %d cores: ' "$ratio" "$(nproc)"
-if (($(echo "$ratio <= 1.0" | bc))); then echo "met"; else echo "NOT met"; exit 1; fi
+printf 'ratio  %s (baton time / zip time; goal <= 1.0), %d cores, load %s: ' "$ratio" "$(nproc)" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)"
+if awk -v r="$ratio" 'BEGIN { exit !(r <= 1.0) }'; then echo "met"; else echo "NOT met"; exit 1; fi

@@ -78,43 +78,51 @@ TEST_F(SchedulingTest, UnknownAgentsAndBadMessagesAreRefused) {
   EXPECT_EQ(core.get("/v2/agents/stranger/assignment?index=x").status, 400);
 }
 
-TEST_F(SchedulingTest, InstancesStartOneAtATimePerSystem) {
+TEST_F(SchedulingTest, TheFirstInstanceOfASystemStartsAloneThenTheRestTogether) {
   FakeAgent a(core.url(""), "agent-1"), b(core.url(""), "agent-2");
   ASSERT_EQ(a.register_agent().status, 200);
   ASSERT_EQ(b.register_agent().status, 200);
   std::string id = load(BundleSpec{.name = "cluster"});
   scale(id, 3);
+  auto all_assigned = [&] {
+    std::vector<std::string> ids = a.assigned();
+    for (const auto& i : b.assigned())
+      ids.push_back(i);
+    return ids;
+  };
 
-  std::set<std::string> seen;
-  for (int round = 0; round < 3; ++round) {
-    // Exactly one new instance is handed out at a time.
-    std::vector<std::string> fresh;
-    ASSERT_TRUE(wait_until([&] {
-      fresh.clear();
-      for (auto* agent : {&a, &b}) {
-        for (const auto& i : agent->assigned()) {
-          if (!seen.count(i)) fresh.push_back(i);
-        }
+  // The first alone: one instance is handed out, and stays alone while it is starting.
+  ASSERT_TRUE(wait_until([&] { return !all_assigned().empty(); }));
+  ASSERT_EQ(all_assigned().size(), 1u);
+  std::string first = all_assigned().front();
+  EXPECT_TRUE(std::regex_match(first, std::regex("[0-9a-f]{16}"))) << first;
+  FakeAgent* owner = a.assigned().empty() ? &b : &a;
+  owner->instances[first].bundle_id = id;
+  owner->set_state(first, InstanceState::starting);
+  ASSERT_EQ(owner->report().status, 200);
+  core.core().reconcile_now();
+  EXPECT_EQ(all_assigned().size(), 1u);
+
+  // Once it has started, the rest are handed out together, each with the first as its peer.
+  owner->set_state(first, InstanceState::started);
+  ASSERT_EQ(owner->report().status, 200);
+  ASSERT_TRUE(wait_until([&] { return all_assigned().size() == 3u; }));
+  for (auto* agent : {&a, &b}) {
+    for (const auto& i : agent->assignment().instances) {
+      if (i.instance_id == first) {
+        EXPECT_TRUE(i.peers.empty());
+        continue;
       }
-      return !fresh.empty();
-    }));
-    ASSERT_EQ(fresh.size(), 1u) << "round " << round;
-    EXPECT_TRUE(std::regex_match(fresh[0], std::regex("[0-9a-f]{16}"))) << fresh[0];
-    seen.insert(fresh[0]);
-    // Still one while it is starting.
-    FakeAgent* owner = nullptr;
-    for (auto* agent : {&a, &b}) {
-      auto mine = agent->assigned();
-      if (std::find(mine.begin(), mine.end(), fresh[0]) != mine.end()) owner = agent;
+      ASSERT_EQ(i.peers.count("web"), 1u) << i.instance_id;
+      EXPECT_EQ(i.peers.at("web").size(), 1u) << i.instance_id;
     }
-    ASSERT_NE(owner, nullptr);
-    owner->instances[fresh[0]].bundle_id = id;
-    owner->set_state(fresh[0], InstanceState::starting);
-    ASSERT_EQ(owner->report().status, 200);
-    core.core().reconcile_now();
-    EXPECT_EQ(a.assigned().size() + b.assigned().size(), static_cast<std::size_t>(round + 1));
-    owner->set_state(fresh[0], InstanceState::started);
-    ASSERT_EQ(owner->report().status, 200);
+  }
+  for (auto* agent : {&a, &b}) {
+    for (const auto& i : agent->assigned()) {
+      agent->instances[i].bundle_id = id;
+      agent->set_state(i, InstanceState::started);
+    }
+    ASSERT_EQ(agent->report().status, 200);
   }
   ASSERT_TRUE(wait_until([&] {
     int started = 0;

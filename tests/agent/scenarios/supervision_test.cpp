@@ -99,7 +99,8 @@ TEST_F(SupervisionTest, RemovalLeavesNothingRunning) {
     EXPECT_FALSE(process_alive(pid)) << pid;
   EXPECT_FALSE(stdfs::exists(instance_folder("e000000000000004")));
   EXPECT_TRUE(port_free_on_host(port));
-  EXPECT_TRUE(core_.statuses(name()).empty());
+  // The core hears of the removal with the agent's next report, soon after.
+  EXPECT_TRUE(eventually([&] { return core_.statuses(name()).empty(); }));
 }
 
 }  // namespace
