@@ -1,6 +1,7 @@
 #include "runtimes/docker/streams.hpp"
 
 #include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common/text.hpp"
@@ -154,6 +155,9 @@ std::optional<std::int64_t> parse_time_ns(std::string_view text) {
   parts.tm_min = *minute;
   parts.tm_sec = *second;
   std::int64_t seconds = static_cast<std::int64_t>(timegm(&parts)) - offset_seconds;
+  // Nanoseconds in 64 bits reach from 1677 to 2262; other years are no time the daemon sends.
+  constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1'000'000'000 - 1;
+  if (seconds < -kMaxSeconds || seconds > kMaxSeconds) return std::nullopt;
   return seconds * 1'000'000'000 + fraction;
 }
 
