@@ -200,6 +200,12 @@ bool tmp_is_empty(const stdfs::path& tmp) {
 
 }  // namespace
 
+// The core starts before the first input, so its start is not counted against one.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  the_core();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Core& core = the_core();
   std::string_view request(reinterpret_cast<const char*>(data), size);

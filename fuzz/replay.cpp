@@ -12,6 +12,8 @@
 #include "fuzz/fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+// Optional, as with libFuzzer: set-up done once, before the first input.
+extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);
 
 int main(int argc, char** argv) {
   namespace stdfs = std::filesystem;
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
     }  // a target without regressions yet has no folder for them
   }
   std::sort(inputs.begin(), inputs.end());
+  if (LLVMFuzzerInitialize != nullptr) LLVMFuzzerInitialize(&argc, &argv);
   if (inputs.empty()) {
     std::fprintf(stderr, "replay: no inputs\n");
     return 2;
