@@ -163,12 +163,14 @@ std::string exchange(unsigned short port, std::string_view request) {
   return response;
 }
 
-// Walks the responses as far as they can be framed (a HEAD's answer has a length but no body, so
-// the walk stops at the first response it cannot frame), checking each status line.
-void check_responses(std::string_view out) {
+// Walks the responses, checking each status line. The answer to a HEAD has a length but no body:
+// where the request holds one, the walk ends at the first response it cannot frame.
+void check_responses(std::string_view out, std::string_view request) {
+  const bool heads = request.find("HEAD") != std::string_view::npos;
   std::size_t at = 0;
   while (at < out.size()) {
     std::string_view rest = out.substr(at);
+    if (heads && at > 0 && !rest.starts_with("HTTP/1.")) return;
     FUZZ_CHECK(
         rest.size() >= 12 && (rest.starts_with("HTTP/1.1 ") || rest.starts_with("HTTP/1.0 ")),
         "a response does not start with a status line: " + std::string(rest.substr(0, 64)));
@@ -210,7 +212,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Core& core = the_core();
   std::string_view request(reinterpret_cast<const char*>(data), size);
   std::string response = exchange(core.service->port(), request);
-  check_responses(response);
+  check_responses(response, request);
   // The upload's temporary folder goes when the session lets go of it, just after the close.
   const stdfs::path tmp = core.data / "tmp";
   const auto deadline = Clock::now() + kCleanDeadline;
