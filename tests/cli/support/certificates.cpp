@@ -12,7 +12,15 @@ namespace {
 namespace stdfs = std::filesystem;
 
 void openssl(const std::vector<std::string>& arguments, const stdfs::path& folder) {
-  std::vector<std::string> argv{"openssl"};
+  // run_command does not search PATH.
+  std::string openssl_program = "/usr/bin/openssl";
+  for (const char* folder : {"/usr/local/bin", "/usr/bin", "/bin"}) {
+    if (stdfs::exists(stdfs::path(folder) / "openssl")) {
+      openssl_program = (stdfs::path(folder) / "openssl").string();
+      break;
+    }
+  }
+  std::vector<std::string> argv{openssl_program};
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   CommandOptions options;
   options.cwd = folder;
