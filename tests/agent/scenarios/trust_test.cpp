@@ -13,13 +13,13 @@ namespace {
 using protocol::InstanceState;
 
 // ConductR's token-less readiness route, to the bundle named by $1 (default: its own).
-const std::string kSignalScript = R"(#!/bin/sh
+const std::string kSignalScript = R"sh(#!/bin/sh
 target="${1:-$BUNDLE_ID}"
 base="${CONDUCTR_STATUS%/i/*}"
 code=$(/usr/bin/curl -s -o answer.txt -w '%{http_code}' -X PUT "$base/bundles/$target?isStarted=true")
 echo "token-less signal for $target: $code $(cat answer.txt)"
 exec /bin/sleep 100000
-)";
+)sh";
 
 std::string signal_conf(const std::string& name, const std::string& target) {
   std::string conf = testcomponent_conf(name, {}, "", "readiness { check = \"signal\" }");
