@@ -66,7 +66,10 @@ TEST_F(TrustLocalTest, AComponentCannotMarkAnotherBundlesInstanceStarted) {
   // A component of the bundle itself may: its instance (and only it) is started.
   ASSERT_TRUE(wait_state("2000000000000003", InstanceState::started))
       << describe("2000000000000003") << logs_of("2000000000000003");
-  EXPECT_NE(logs_of("2000000000000003").find(": 200"), std::string::npos);
+  // The agent turns it started before it answers; the script logs the answer after.
+  EXPECT_TRUE(eventually([&] {
+    return logs_of("2000000000000003").find(": 200") != std::string::npos;
+  })) << logs_of("2000000000000003");
   EXPECT_TRUE(state_is("2000000000000001", InstanceState::starting));
 }
 
