@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "agent/bundle_cache.hpp"
+#include "agent/caller_process.hpp"
 #include "agent/core_client.hpp"
 #include "agent/instance.hpp"
 #include "agent/local_callers.hpp"
@@ -22,6 +23,7 @@
 #include "agent/worker_pool.hpp"
 #include "common/files.hpp"
 #include "common/text.hpp"
+#include "http/bearer.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
 #include "logs/reader.hpp"
@@ -119,6 +121,13 @@ struct Agent::Impl final : InstanceServices {
   std::string core_url() const override {
     if (core_) return core_->current_core();
     return options_.cores.empty() ? std::string() : options_.cores.front();
+  }
+  http::ClientOptions core_client_options(std::chrono::milliseconds connect,
+                                          std::chrono::milliseconds timeout) const {
+    return http::ClientOptions{.connect_timeout = connect,
+                               .timeout = timeout,
+                               .bearer_token = options_.token,
+                               .tls = options_.core_tls};
   }
   std::string local_host() const {
     return options_.local_bind == "0.0.0.0" || options_.local_bind.empty() ? "127.0.0.1"
@@ -221,7 +230,7 @@ struct Agent::Impl final : InstanceServices {
   // local router; `bridged`: its listener on a container bridge, where callers are checked
   http::Router local_router(bool bridged = false);
   http::Response signal(const http::Request& request);
-  http::Response signal_without_token(const http::Request& request);
+  void signal_without_token(const http::Request& request, http::ResponderPtr responder);
   void lookup(const std::string& name, std::function<void(std::vector<std::string>)> done);
   std::vector<std::string> local_hosts(const std::string& name) const;
   // agent API
@@ -311,8 +320,7 @@ Status Agent::Impl::start() {
         if (core.empty())
           return Status(make_error(Errc::unavailable, "no core to fetch " + digest));
         std::string path = source.empty() ? "/v2/bundles/files/" + digest : source;
-        http::Client client(http::ClientOptions{.connect_timeout = std::chrono::seconds(5),
-                                                .timeout = std::chrono::seconds(60)});
+        http::Client client(core_client_options(std::chrono::seconds(5), std::chrono::seconds(60)));
         auto response = client.download(core + path, destination);
         if (!response) return Status(std::move(response).error().within("bundle file " + digest));
         return Status();
@@ -343,6 +351,8 @@ Status Agent::Impl::start() {
   core_options.cores = options_.cores;
   core_options.agent_name = options_.name;
   core_options.poll_wait = options_.poll_wait;
+  core_options.token = options_.token;
+  core_options.tls = options_.core_tls;
   core_ = std::make_unique<CoreClient>(
       io_, core_options,
       CoreClient::Callbacks{
@@ -420,8 +430,8 @@ void Agent::Impl::remove_leftover(const stdfs::path& folder) {
 
 Status Agent::Impl::start_servers() {
   auto start_one = [&](const std::string& address, int port, http::Router router,
-                       std::unique_ptr<http::Server>& out) -> Status {
-    http::ServerOptions server_options;
+                       std::unique_ptr<http::Server>& out,
+                       http::ServerOptions server_options = {}) -> Status {
     server_options.address = address;
     server_options.port = static_cast<unsigned short>(port);
     auto server = http::Server::start(io_, server_options, std::move(router));
@@ -435,7 +445,27 @@ Status Agent::Impl::start_servers() {
                                          std::to_string(options_.status_port));
   }
   BATON_TRY(start_one(options_.local_bind, options_.locator_port, local_router(), locator_));
-  BATON_TRY(start_one(options_.api_bind, options_.api_port, api_router(), api_));
+  // The agent API: the cores' credential when one is configured (docs/security.md).
+  http::ServerOptions api_options;
+  api_options.tls = options_.api_tls;
+  if (!options_.core_token.empty()) {
+    api_options.authorize = [token = options_.core_token](
+                                const http::Request& request) -> std::optional<http::Response> {
+      auto sent = http::bearer_token(request);
+      if (!sent) {
+        return http::unauthorized(
+            "the agent API needs the core's credential: Authorization: "
+            "Bearer <token> (--core-token-file)",
+            false);
+      }
+      if (!http::same_secret(*sent, token)) {
+        return http::unauthorized("the bearer token is not the core's token of this agent", true);
+      }
+      return std::nullopt;
+    };
+  }
+  BATON_TRY(
+      start_one(options_.api_bind, options_.api_port, api_router(), api_, std::move(api_options)));
   return {};
 }
 
@@ -547,7 +577,9 @@ protocol::Registration Agent::Impl::registration() {
   std::string api_host = options_.api_bind == "0.0.0.0" || options_.api_bind.empty()
                              ? options_.address
                              : options_.api_bind;
-  r.api_url = "http://" + api_host + ":" + std::to_string(api_->port());
+  if (api_host.find(':') != std::string::npos) api_host = "[" + api_host + "]";
+  r.api_url = (options_.api_tls.enabled() ? "https://" : "http://") + api_host + ":" +
+              std::to_string(api_->port());
   r.roles = options_.roles;
   r.resources = options_.resources;
   // The watch's last round: probing here would hold up registration behind a slow runtime.
@@ -758,34 +790,99 @@ http::Response Agent::Impl::signal(const http::Request& request) {
   return http::Response::json(200, json{{"instanceId", instance.id()}}.dump());
 }
 
-http::Response Agent::Impl::signal_without_token(const http::Request& request) {
+// ConductR's token-less route names a bundle, not an instance: the caller must prove it is one
+// of that bundle's starting instances on this agent by being its process (docs/security.md).
+void Agent::Impl::signal_without_token(const http::Request& request, http::ResponderPtr responder) {
   if (request.query_value("isStarted").value_or("") != "true") {
-    return http::Response::error(400, "expected ?isStarted=true");
+    responder->send(http::Response::error(400, "expected ?isStarted=true"));
+    return;
   }
-  const std::string& bundle_id = request.params.at("bundleId");
-  std::vector<Instance*> starting;
-  bool started = false;
+  struct Candidate {
+    std::string id;
+    std::string bundle_id;
+    std::vector<int> roots;  // main processes, and their baton-shim parents
+  };
+  std::vector<Candidate> candidates;
   for (auto& [id, instance] : instances_) {
-    if (instance->bundle_id() != bundle_id || instance->removing()) continue;
-    if (instance->state() == protocol::InstanceState::starting) starting.push_back(instance.get());
-    if (instance->state() == protocol::InstanceState::started) started = true;
+    if (instance->removing()) continue;
+    candidates.push_back(Candidate{id, instance->bundle_id(), instance->main_pids()});
   }
-  if (starting.size() == 1) {
-    starting.front()->on_signal("/bundles/{id} without token");
-    return http::Response::json(200, json{{"instanceId", starting.front()->id()}}.dump());
-  }
-  if (starting.empty()) {
-    if (started) return http::Response::json(200, "{}");
-    return http::Response::error(404,
-                                 "no starting instance of bundle " + bundle_id + " on this agent");
-  }
-  std::vector<std::string> ids;
-  for (auto* instance : starting)
-    ids.push_back(instance->id());
-  return http::Response::error(
-      409, "bundle " + bundle_id + " has " + std::to_string(ids.size()) +
-               " starting instances on this agent (" + text::join(ids, ", ") +
-               "): signal $CONDUCTR_STATUS/bundles/$BUNDLE_ID, which names the instance");
+  const std::string bundle_id = request.params.at("bundleId");
+  const std::string caller = request.peer_ip + ":" + std::to_string(request.peer_port);
+  bool posted = side_.post([this, candidates = std::move(candidates), bundle_id, caller, responder,
+                            peer_ip = request.peer_ip, peer_port = request.peer_port,
+                            server_port = request.local_port]() mutable {
+    auto pids = tcp_client_processes(peer_ip, peer_port, server_port);
+    for (auto& candidate : candidates) {
+      std::vector<int> shims;
+      for (int pid : candidate.roots) {
+        auto parent = parent_of(pid);
+        if (parent && *parent > 1 && process_name(*parent) == "baton-shim")
+          shims.push_back(*parent);
+      }
+      candidate.roots.insert(candidate.roots.end(), shims.begin(), shims.end());
+    }
+    std::optional<pid_t> caller_pid;
+    const Candidate* owner = nullptr;
+    for (pid_t pid : pids) {
+      caller_pid = caller_pid.value_or(pid);
+      for (pid_t ancestor : ancestry(pid)) {
+        for (const auto& candidate : candidates) {
+          if (std::find(candidate.roots.begin(), candidate.roots.end(), ancestor) !=
+              candidate.roots.end()) {
+            owner = &candidate;
+            caller_pid = pid;
+          }
+        }
+        if (owner != nullptr) break;
+      }
+      if (owner != nullptr) break;
+    }
+    std::string owner_id = owner ? owner->id : "";
+    std::string owner_bundle = owner ? owner->bundle_id : "";
+    asio::post(io_, [this, responder, bundle_id, caller, caller_pid, owner_id, owner_bundle] {
+      const std::string hint =
+          "; signal $CONDUCTR_STATUS/bundles/$BUNDLE_ID, which names the instance";
+      if (!caller_pid) {
+        responder->send(http::Response::error(
+            403, "caller " + caller + " cannot be identified as a process of this machine" + hint));
+        return;
+      }
+      const std::string who = "caller pid " + std::to_string(*caller_pid);
+      if (owner_id.empty()) {
+        responder->send(http::Response::error(
+            403, who +
+                     " is not a process of an instance on this agent, so it may not mark bundle " +
+                     bundle_id + " started" + hint));
+        return;
+      }
+      if (owner_bundle != bundle_id) {
+        responder->send(http::Response::error(
+            403, who + " belongs to instance " + owner_id + " of bundle " + owner_bundle +
+                     ", not to bundle " + bundle_id + ": it may not mark that bundle started"));
+        return;
+      }
+      auto it = instances_.find(owner_id);
+      if (it == instances_.end() || it->second->removing()) {
+        responder->send(http::Response::error(404, "instance " + owner_id + " is being removed"));
+        return;
+      }
+      Instance& instance = *it->second;
+      if (instance.state() == protocol::InstanceState::started) {
+        responder->send(http::Response::json(200, json{{"instanceId", owner_id}}.dump()));
+        return;
+      }
+      if (instance.state() != protocol::InstanceState::starting) {
+        responder->send(http::Response::error(
+            409, "instance " + owner_id + " of bundle " + bundle_id + " is " +
+                     std::string(protocol::to_string(instance.state())) + ", not starting"));
+        return;
+      }
+      instance.on_signal("/bundles/{id} without token, from " + who);
+      responder->send(http::Response::json(200, json{{"instanceId", owner_id}}.dump()));
+    });
+  });
+  if (!posted) responder->send(http::Response::error(503, "the agent is stopping"));
 }
 
 std::vector<std::string> Agent::Impl::local_hosts(const std::string& name) const {
@@ -823,8 +920,7 @@ void Agent::Impl::lookup(const std::string& name,
     std::optional<std::vector<std::string>> hosts;
     std::chrono::milliseconds age = fallback;
     if (!core.empty()) {
-      http::Client client(http::ClientOptions{.connect_timeout = std::chrono::seconds(2),
-                                              .timeout = std::chrono::seconds(5)});
+      http::Client client(core_client_options(std::chrono::seconds(2), std::chrono::seconds(5)));
       auto response = client.get(core + "/v2/service-hosts/" + http::url_encode(name));
       if (response && response->status == 200) {
         try {
@@ -889,8 +985,10 @@ http::Router Agent::Impl::local_router(bool bridged) {
   http::Router router;
   router.add("PUT", "/i/{token}/bundles/{bundleId}",
              plain([this](const http::Request& request) { return signal(request); }));
-  router.add("PUT", "/bundles/{bundleId}",
-             plain([this](const http::Request& request) { return signal_without_token(request); }));
+  router.add_async("PUT", "/bundles/{bundleId}",
+                   async([this](const http::Request& request, http::ResponderPtr responder) {
+                     signal_without_token(request, std::move(responder));
+                   }));
   router.add_async(
       "GET", "/services/{name}/{rest...}",
       async([this](const http::Request& request, http::ResponderPtr responder) {

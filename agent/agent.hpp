@@ -19,6 +19,7 @@
 #include "agent/restart_policy.hpp"
 #include "agent/runtime_events.hpp"
 #include "common/result.hpp"
+#include "http/tls.hpp"
 #include "protocol/agent_messages.hpp"
 #include "runtimes/registry.hpp"
 
@@ -47,6 +48,14 @@ struct AgentOptions {
   std::chrono::milliseconds log_follow_interval{250};
   // Runtimes are probed this often; a change of availability registers the agent again.
   std::chrono::milliseconds runtime_probe_interval{5000};
+  // Who may do what (docs/security.md). Towards the cores: the agent's token (--token-file) and,
+  // for https:// cores, the CA to trust and the agent's client certificate (--ca, --cert, --key).
+  std::string token;
+  http::TlsClientSettings core_tls;
+  // On the agent API: the token cores must send (--core-token-file), and HTTPS with an optional
+  // required client certificate (--api-tls-cert, --api-tls-key, --api-client-ca).
+  std::string core_token;
+  http::TlsServerSettings api_tls;
   // Called on the io thread when an instance becomes ready (benchmarks).
   std::function<void(const std::string& instance_id)> on_ready;
 };

@@ -21,7 +21,7 @@ CoreClient::CoreClient(asio::io_context& io, CoreClientOptions options, Callback
     : io_(io),
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
-      long_poll_(LongPoll::create(io)),
+      long_poll_(LongPoll::create(io, options_.token, options_.tls)),
       retry_(std::make_unique<CoreClientTimer>(io)) {
   if (!callbacks_.log) callbacks_.log = [](bool, const std::string&) {};
 }
@@ -120,7 +120,9 @@ void CoreClient::register_again(const std::string& why) {
 
 void CoreClient::run() {
   http::Client client(http::ClientOptions{.connect_timeout = options_.connect_timeout,
-                                          .timeout = options_.request_timeout});
+                                          .timeout = options_.request_timeout,
+                                          .bearer_token = options_.token,
+                                          .tls = options_.tls});
   auto backoff = options_.backoff_first;
   auto last_report = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/tls.hpp"
 #include "protocol/agent_messages.hpp"
 
 namespace boost::asio {
@@ -37,6 +38,8 @@ struct CoreClientOptions {
   std::chrono::milliseconds backoff_max{5000};
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds connect_timeout{2000};
+  std::string token;            // the agent's bearer token at the cores
+  http::TlsClientSettings tls;  // for https:// cores
 };
 
 class CoreClient {

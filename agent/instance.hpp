@@ -94,6 +94,16 @@ class Instance {
   void on_signal(std::string_view source);
 
   protocol::InstanceStatus status() const;
+  // The main processes of its running launches (those a runtime reported a pid for).
+  std::vector<int> main_pids() const {
+    std::vector<int> pids;
+    for (const auto& [component, launch] : launches_) {
+      if ((launch.active || launch.starting) && launch.handle.pid > 0) {
+        pids.push_back(launch.handle.pid);
+      }
+    }
+    return pids;
+  }
   const std::string& id() const { return record_.assigned.instance_id; }
   const std::string& bundle_id() const { return record_.assigned.bundle_id; }
   const protocol::AssignedInstance& assigned() const { return record_.assigned; }

@@ -10,6 +10,7 @@
 
 #include "common/result.hpp"
 #include "http/message.hpp"
+#include "http/tls.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -20,9 +21,12 @@ namespace baton::agent {
 class LongPoll {
  public:
   using Done = std::function<void(Result<http::Response> response)>;
-  static std::unique_ptr<LongPoll> create(boost::asio::io_context& io);
+  // `token`: sent as a bearer token when set; `tls`: for https:// URLs (an unusable file fails
+  // every get() with the error naming it).
+  static std::unique_ptr<LongPoll> create(boost::asio::io_context& io, std::string token = {},
+                                          http::TlsClientSettings tls = {});
   virtual ~LongPoll() = default;
-  // GET `url` (http://host:port/path?query); `done` runs on the io thread unless cancel() came
+  // GET `url` (http[s]://host:port/path?query); `done` runs on the io thread unless cancel() came
   // first. Errors: Errc::unavailable for connection failures and timeouts.
   virtual void get(const std::string& url, std::chrono::milliseconds timeout, Done done) = 0;
   // Abandons the request in flight; its `done` is never called. io thread only.

@@ -10,6 +10,7 @@
 
 #include "agent/agent.hpp"
 #include "agent/host.hpp"
+#include "http/bearer.hpp"
 #include "plugins/host/loader.hpp"
 #include "runtimes/docker/docker.hpp"
 #include "runtimes/universal/universal.hpp"
@@ -102,6 +103,24 @@ int main(int argc, char** argv) {
   std::vector<std::filesystem::path> plugin_dirs;
   app.add_option("--plugins-dir", plugin_dirs,
                  "Folder of runtime plugins (*.so, docs/plugins.md) to load; repeatable");
+  // Who may do what (docs/security.md).
+  std::string token_file, core_token_file;
+  app.add_option("--token-file", token_file,
+                 "File holding this agent's bearer token for the cores (level agent)");
+  app.add_option("--ca", options.core_tls.ca,
+                 "PEM CA that signs the cores' certificates (https:// cores; default: the "
+                 "system's CAs)");
+  app.add_option("--cert", options.core_tls.certificate,
+                 "PEM client certificate presented to the cores (mutual TLS, OU=agent)");
+  app.add_option("--key", options.core_tls.key, "The PEM private key of --cert");
+  app.add_option("--core-token-file", core_token_file,
+                 "File holding the token cores must send to this agent's API (the core's "
+                 "--token-file); without it the API answers anyone who reaches it");
+  app.add_option("--api-tls-cert", options.api_tls.certificate,
+                 "Serve the agent API over HTTPS with this PEM certificate");
+  app.add_option("--api-tls-key", options.api_tls.key, "The PEM private key of --api-tls-cert");
+  app.add_option("--api-client-ca", options.api_tls.client_ca,
+                 "Require client certificates signed by this PEM CA on the agent API");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("baton-agent");
@@ -112,6 +131,31 @@ int main(int argc, char** argv) {
     spdlog::error("{}", message);
     return 1;
   };
+  if (!token_file.empty()) {
+    auto token = http::read_token_file(token_file);
+    if (!token) return fail("--token-file: " + token.error().message);
+    options.token = *token;
+  }
+  if (!core_token_file.empty()) {
+    auto token = http::read_token_file(core_token_file);
+    if (!token) return fail("--core-token-file: " + token.error().message);
+    options.core_token = *token;
+  }
+  if (!options.core_tls.ca.empty() || !options.core_tls.certificate.empty() ||
+      !options.core_tls.key.empty()) {
+    if (auto checked = http::check_client_files(options.core_tls); !checked) {
+      return fail("--ca/--cert/--key: " + checked.error().message);
+    }
+  }
+  if (options.api_tls.enabled() || !options.api_tls.key.empty() ||
+      !options.api_tls.client_ca.empty()) {
+    if (!options.api_tls.enabled()) {
+      return fail("--api-tls-key and --api-client-ca need --api-tls-cert");
+    }
+    if (auto checked = http::check_server_files(options.api_tls); !checked) {
+      return fail("--api-tls-cert/--api-tls-key/--api-client-ca: " + checked.error().message);
+    }
+  }
   auto range = agent::parse_port_range(ports);
   if (!range) return fail("--ports: " + range.error().message);
   options.ports = *range;

@@ -17,6 +17,8 @@ struct Context {
   bool quiet = false;     // -q: print only ids
   bool json = false;      // --json: print the protocol's JSON
   bool long_ids = false;  // --long-ids: full bundle ids instead of the 7-character form
+  // Credentials (cli/credentials.hpp); empty: BATON_CA, ..., then the settings file.
+  std::string ca, cert, key, token;
 };
 
 void add_bundle_commands(CLI::App& app, Context& context);

@@ -12,7 +12,14 @@ Result<CoreAddress> core_address(const Context& context) {
   if (!context.host.empty()) host = context.host;
   std::optional<int> port;
   if (context.port != 0) port = context.port;
-  return resolve_core_address(host, port, process_environment());
+  auto env = process_environment();
+  BATON_ASSIGN_OR_RETURN(auto settings, read_settings(env));
+  BATON_ASSIGN_OR_RETURN(auto address, resolve_core_address(host, port, env, settings));
+  BATON_ASSIGN_OR_RETURN(
+      address.credentials,
+      resolve_credentials(CredentialFlags{context.ca, context.cert, context.key, context.token},
+                          env, settings));
+  return address;
 }
 
 int fail(const std::string& message, int code) {

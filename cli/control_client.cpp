@@ -118,6 +118,11 @@ Error response_error(const http::Response& response, std::string_view what) {
     }
     return make_error(Errc::ambiguous, message);
   }
+  if (response.status == 401) {
+    return make_error(Errc::invalid, message +
+                                         " (give a credential: --token, BATON_TOKEN, --cert/--key "
+                                         "or settings.conf; docs/security.md)");
+  }
   Errc code = http::errc_for_status(response.status);
   if (code == Errc::unavailable) {
     // The core answered, so it is reachable; it cannot serve the request now.
@@ -131,11 +136,26 @@ Error response_error(const http::Response& response, std::string_view what) {
   return make_error(code, message);
 }
 
+namespace {
+
+http::ClientOptions with_credentials(http::ClientOptions options, const Credentials& credentials) {
+  if (!credentials.token.empty()) options.bearer_token = credentials.token;
+  options.tls = credentials.tls;
+  return options;
+}
+
+}  // namespace
+
 ControlClient::ControlClient(CoreAddress address, http::ClientOptions options)
-    : address_(std::move(address)), client_(std::move(options)) {}
+    : address_(std::move(address)),
+      client_(with_credentials(std::move(options), address_.credentials)) {}
 
 Error ControlClient::transport_error(Error error) const {
   if (error.code != Errc::unavailable) return error;
+  if (error.message.starts_with("TLS with ")) {
+    return make_error(Errc::unavailable,
+                      "cannot talk to the core at " + address_.url() + ": " + error.message);
+  }
   std::string reason = unreachable_reason(error.message);
   if (reason != "timed out" && reason != "unknown host") {
     if (std::string probed = connect_failure(address_); !probed.empty()) reason = probed;

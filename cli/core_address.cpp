@@ -23,6 +23,7 @@ Result<int> parse_port(std::string_view text, std::string_view source) {
 struct HostAndPort {
   std::string host;
   std::optional<int> port;
+  bool tls = false;
 };
 
 Result<HostAndPort> parse_host(std::string_view text, std::string_view source) {
@@ -32,14 +33,15 @@ Result<HostAndPort> parse_host(std::string_view text, std::string_view source) {
                                          std::string(text) + "'");
   };
   bool url = false;
-  if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
+  HostAndPort out;
+  if (rest.starts_with("http://") || rest.starts_with("https://")) {
+    out.tls = rest.starts_with("https://");
+    rest.remove_prefix(out.tls ? 8 : 7);
     url = true;
     if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   } else if (rest.find("://") != std::string_view::npos) {
-    return invalid("only http:// is supported");
+    return invalid("only http:// and https:// are supported");
   }
-  HostAndPort out;
   if (rest.starts_with('[')) {
     std::size_t close = rest.find(']');
     if (close == std::string_view::npos) return invalid("unclosed '[' in an IPv6 address");
@@ -63,6 +65,7 @@ Result<HostAndPort> parse_host(std::string_view text, std::string_view source) {
   if (out.host.find_first_of("/ \t@?#") != std::string::npos) {
     return invalid("expected a host name or address");
   }
+  if (out.tls && !out.port) out.port = 443;
   return out;
 }
 
@@ -70,7 +73,8 @@ Result<HostAndPort> parse_host(std::string_view text, std::string_view source) {
 
 std::string CoreAddress::url() const {
   bool ipv6 = host.find(':') != std::string::npos;
-  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (tls ? "https://" : "http://") + (ipv6 ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 EnvLookup process_environment() {
@@ -82,22 +86,31 @@ EnvLookup process_environment() {
 }
 
 Result<CoreAddress> resolve_core_address(const std::optional<std::string>& host_flag,
-                                         const std::optional<int>& port_flag,
-                                         const EnvLookup& env) {
+                                         const std::optional<int>& port_flag, const EnvLookup& env,
+                                         const Settings& settings) {
   CoreAddress address{std::string(kDefaultCoreHost), kDefaultCorePort};
   std::optional<int> host_port;
+  auto take = [&](const HostAndPort& parsed) {
+    address.host = parsed.host;
+    address.tls = parsed.tls;
+    host_port = parsed.port;
+  };
   if (host_flag) {
     BATON_ASSIGN_OR_RETURN(auto parsed, parse_host(*host_flag, "--host"));
-    address.host = parsed.host;
-    host_port = parsed.port;
+    take(parsed);
   } else {
+    bool found = false;
     for (std::string_view name : {"BATON_HOST", "CONDUCTR_HOST"}) {
       if (auto value = env(name)) {
         BATON_ASSIGN_OR_RETURN(auto parsed, parse_host(*value, name));
-        address.host = parsed.host;
-        host_port = parsed.port;
+        take(parsed);
+        found = true;
         break;
       }
+    }
+    if (auto value = settings.value("host"); !found && value) {
+      BATON_ASSIGN_OR_RETURN(auto parsed, parse_host(*value, settings.file.string() + ": host"));
+      take(parsed);
     }
   }
   if (port_flag) {
@@ -115,8 +128,11 @@ Result<CoreAddress> resolve_core_address(const std::optional<std::string>& host_
   for (std::string_view name : {"BATON_PORT", "CONDUCTR_PORT"}) {
     if (auto value = env(name)) {
       BATON_ASSIGN_OR_RETURN(address.port, parse_port(*value, name));
-      break;
+      return address;
     }
+  }
+  if (auto value = settings.value("port")) {
+    BATON_ASSIGN_OR_RETURN(address.port, parse_port(*value, settings.file.string() + ": port"));
   }
   return address;
 }

@@ -19,6 +19,7 @@ set(BATON_PLUGINS_SUBDIR lib/baton/plugins)
 option(BATON_WERROR "Treat compiler warnings as errors" ON)
 set(BATON_SANITIZE "" CACHE STRING "Sanitizers: empty, 'address,undefined' or 'thread'")
 option(BATON_CCACHE "Use ccache when it is installed" ON)
+option(BATON_FUZZ "Build fuzz/ as libFuzzer targets (clang only; in a build folder of its own)" OFF)
 
 # Designated initializers leave the rest at their defaults on purpose.
 add_compile_options(-Wall -Wextra -Wno-missing-field-initializers)
@@ -30,6 +31,20 @@ endif()
 if(BATON_SANITIZE)
   add_compile_options(-fsanitize=${BATON_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${BATON_SANITIZE})
+endif()
+
+# Everything is instrumented for coverage and checked by the sanitizers; only the fuzz targets link
+# libFuzzer's main (fuzz/CMakeLists.txt).
+if(BATON_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "BATON_FUZZ needs clang: CC=clang CXX=clang++ cmake -DBATON_FUZZ=ON ...")
+  endif()
+  # -O1 and line tables only, as OSS-Fuzz builds: quicker to compile, still fast to run.
+  # GCC-only warning names in pragmas are not clang's business.
+  add_compile_options(-O1 -gline-tables-only -fsanitize=fuzzer-no-link,address,undefined
+                      -fno-omit-frame-pointer -fno-sanitize-recover=all
+                      -Wno-unknown-warning-option)
+  add_link_options(-fsanitize=address,undefined)
 endif()
 
 if(BATON_CCACHE)

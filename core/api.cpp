@@ -187,9 +187,17 @@ std::string logs_url(const LogSource& source, std::size_t count, bool follow) {
          "/logs?count=" + std::to_string(count) + (follow ? "&follow=true" : "");
 }
 
-Response fetch_logs(const std::vector<LogSource>& sources, std::size_t count) {
-  http::Client client(http::ClientOptions{.connect_timeout = std::chrono::seconds(3),
-                                          .timeout = std::chrono::seconds(10)});
+// How the core calls an agent's API: with its own credential (docs/security.md).
+http::ClientOptions agent_client(const CoreOptions& options, std::chrono::milliseconds timeout) {
+  return http::ClientOptions{.connect_timeout = std::chrono::seconds(3),
+                             .timeout = timeout,
+                             .bearer_token = options.agent_token,
+                             .tls = options.agent_tls};
+}
+
+Response fetch_logs(const std::vector<LogSource>& sources, std::size_t count,
+                    const http::ClientOptions& client_options) {
+  http::Client client(client_options);
   std::vector<LogLine> lines;
   std::vector<std::string> errors;
   for (const auto& source : sources) {
@@ -222,7 +230,8 @@ Response fetch_logs(const std::vector<LogSource>& sources, std::size_t count) {
 // Streams the lines of every instance as they are written, as newline-delimited JSON; the
 // response ends when every agent ended its stream.
 void follow_logs(const std::vector<LogSource>& sources, std::size_t count,
-                 const ResponderPtr& responder, const std::shared_ptr<std::atomic<int>>& follows) {
+                 const ResponderPtr& responder, const std::shared_ptr<std::atomic<int>>& follows,
+                 const http::ClientOptions& client_options) {
   http::Headers headers;
   headers.emplace("Content-Type", "application/x-ndjson");
   responder->begin_stream(200, std::move(headers));
@@ -235,10 +244,9 @@ void follow_logs(const std::vector<LogSource>& sources, std::size_t count,
     follows->fetch_add(1);
     // Detached: a quiet follow blocks in curl until the agent writes or closes. The thread holds
     // only what it owns, so it may outlive the core object.
-    std::thread([source, count, responder, left, follows] {
+    std::thread([source, count, responder, left, follows, client_options] {
       {
-        http::Client client(http::ClientOptions{.connect_timeout = std::chrono::seconds(3),
-                                                .timeout = std::chrono::milliseconds(0)});
+        http::Client client(client_options);
         std::string pending;
         auto result = client.stream(
             "GET", logs_url(source, count, true), {}, {}, [&](std::string_view chunk) {
@@ -367,11 +375,15 @@ http::Router make_router(ApiContext& ctx) {
             responder->send(Response::error(503, "too many log follows open; retry later"));
             return;
           }
-          follow_logs(*sources, *count, responder, follows);
+          follow_logs(*sources, *count, responder, follows,
+                      agent_client(ctx.core.options(), std::chrono::milliseconds(0)));
           return;
         }
         on_queue(ctx.remote, responder,
-                 [sources = std::move(*sources), n = *count] { return fetch_logs(sources, n); });
+                 [sources = std::move(*sources), n = *count,
+                  client_options = agent_client(ctx.core.options(), std::chrono::seconds(10))] {
+                   return fetch_logs(sources, n, client_options);
+                 });
       });
 
   // --- Files for agents

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/service.hpp"
+#include "http/bearer.hpp"
 
 int main(int argc, char** argv) {
   baton::core::CoreOptions options;
@@ -43,6 +44,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
+  // Who may do what (docs/security.md).
+  std::string tls_cert, tls_key, tls_client_ca, tokens, token_file, agent_ca, agent_cert, agent_key;
+  app.add_option("--tls-cert", tls_cert, "serve HTTPS with this PEM certificate (and chain)");
+  app.add_option("--tls-key", tls_key, "the PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", tls_client_ca,
+                 "require client certificates signed by this PEM CA (mutual TLS); the level is "
+                 "the certificate's OU (read, admin or agent)");
+  app.add_option("--tokens", tokens,
+                 "bearer tokens file: lines '<level> <name> <token>' (token or sha256:<hex>)");
+  app.add_option("--token-file", token_file,
+                 "file holding the core's own token, sent when it calls agents' APIs (logs)");
+  app.add_option("--agent-ca", agent_ca, "PEM CA that signs the agents' API certificates (https)");
+  app.add_option("--agent-cert", agent_cert,
+                 "PEM client certificate the core presents to agents' APIs");
+  app.add_option("--agent-key", agent_key, "the PEM private key of --agent-cert");
   CLI11_PARSE(app, argc, argv);
   options.data = data;
   options.down_after = std::chrono::milliseconds(down_after_ms);
@@ -60,6 +76,28 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  options.tls = {tls_cert, tls_key, tls_client_ca};
+  options.tokens = tokens;
+  options.agent_tls = {agent_ca, agent_cert, agent_key};
+  if (tls_cert.empty() != tls_key.empty()) {
+    spdlog::error("cannot start: --tls-cert and --tls-key go together");
+    return 1;
+  }
+  if (!token_file.empty()) {
+    auto token = baton::http::read_token_file(token_file);
+    if (!token) {
+      spdlog::error("cannot start: --token-file: {}", token.error().message);
+      return 1;
+    }
+    options.agent_token = *token;
+  }
+  if (!agent_ca.empty() || !agent_cert.empty() || !agent_key.empty()) {
+    if (auto checked = baton::http::check_client_files(options.agent_tls); !checked) {
+      spdlog::error("cannot start: --agent-ca/--agent-cert/--agent-key: {}",
+                    checked.error().message);
+      return 1;
+    }
+  }
   auto service = baton::core::CoreService::start(options);
   if (!service) {
     spdlog::error("cannot start: {}", service.error().message);

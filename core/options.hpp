@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include "http/tls.hpp"
+
 namespace baton::core {
 
 struct CoreOptions {
@@ -20,6 +22,13 @@ struct CoreOptions {
   std::chrono::milliseconds heartbeat{2000};
   std::uint64_t history_bytes = std::uint64_t{1} << 30;  // files of unloaded bundles kept
   int restart_limit = 3;  // failed starts of a bundle before it shows hasError (ConductR's 3)
+  // Who may do what (docs/security.md): HTTPS and client certificates, the tokens file.
+  http::TlsServerSettings tls;   // --tls-cert, --tls-key, --tls-client-ca
+  std::filesystem::path tokens;  // --tokens: `<level> <name> <token>` lines
+  // How the core calls agents' APIs (logs): its own token (--token-file) and, for https://
+  // agent APIs, the CA that signs them and the core's client certificate (--agent-ca, ...).
+  std::string agent_token;
+  http::TlsClientSettings agent_tls;
   // Below: not on the command line; tests shorten them.
   std::chrono::milliseconds restart_backoff{1000};  // doubled after each failed start
   std::chrono::milliseconds plan_debounce{20};      // changes within it are planned together

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/api.hpp"
+#include "core/auth.hpp"
 #include "core/work_queue.hpp"
 #include "http/server.hpp"
 
@@ -25,6 +26,7 @@ struct CoreService::Impl {
   std::unique_ptr<WorkQueue> control;
   std::unique_ptr<WorkQueue> remote;
   std::unique_ptr<ApiContext> context;
+  std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<http::Server> server;
   std::vector<std::thread> threads;
   std::mutex stop_mutex;
@@ -34,9 +36,44 @@ struct CoreService::Impl {
   explicit Impl(CoreOptions o) : options(std::move(o)), io(static_cast<int>(options.threads)) {}
 };
 
+namespace {
+
+bool loopback(const std::string& address) {
+  return address.starts_with("127.") || address == "::1" || address == "localhost";
+}
+
+Result<std::unique_ptr<Authorizer>> make_authorizer(const CoreOptions& options) {
+  std::optional<Tokens> tokens;
+  if (!options.tokens.empty()) {
+    BATON_ASSIGN_OR_RETURN(tokens, Tokens::load(options.tokens));
+    spdlog::info("{} credential(s) from tokens file {}", tokens->size(), options.tokens.string());
+  }
+  auto authorizer = std::make_unique<Authorizer>(std::move(tokens), !options.tls.client_ca.empty());
+  if (!authorizer->enabled() && !loopback(options.bind)) {
+    spdlog::warn(
+        "NO AUTHENTICATION: listening on {} without --tokens or --tls-client-ca; anyone who "
+        "reaches this address can load and run code on every agent (docs/security.md)",
+        options.bind);
+  }
+  if (!options.tls.enabled() && authorizer->enabled() && !loopback(options.bind)) {
+    spdlog::warn(
+        "bearer tokens over plain HTTP on {}: anyone on the network path can read them; "
+        "use --tls-cert/--tls-key or a TLS proxy (docs/security.md)",
+        options.bind);
+  }
+  return authorizer;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<CoreService>> CoreService::start(CoreOptions options) {
   if (options.threads == 0) options.threads = 1;
+  if (!options.tls.client_ca.empty() && !options.tls.enabled()) {
+    return make_error(Errc::invalid, "--tls-client-ca " + options.tls.client_ca.string() +
+                                         " needs --tls-cert and --tls-key");
+  }
   auto impl = std::make_unique<Impl>(options);
+  BATON_ASSIGN_OR_RETURN(impl->authorizer, make_authorizer(options));
   BATON_ASSIGN_OR_RETURN(impl->core, Core::open(options));
   impl->control = std::make_unique<WorkQueue>(2);
   impl->remote = std::make_unique<WorkQueue>(4);
@@ -46,6 +83,12 @@ Result<std::unique_ptr<CoreService>> CoreService::start(CoreOptions options) {
   server_options.address = options.bind;
   server_options.port = options.port;
   server_options.max_body_bytes = options.max_request_bytes;
+  server_options.tls = options.tls;
+  if (impl->authorizer->enabled()) {
+    server_options.authorize = [authorizer = impl->authorizer.get()](const http::Request& r) {
+      return authorizer->check(r);
+    };
+  }
   BATON_ASSIGN_OR_RETURN(
       impl->server, http::Server::start(impl->io, server_options, make_router(*impl->context)));
   impl->port = impl->server->port();
@@ -68,7 +111,10 @@ unsigned short CoreService::port() const {
 }
 
 std::string CoreService::url() const {
-  return "http://" + impl_->options.bind + ":" + std::to_string(impl_->port);
+  std::string host = impl_->options.bind;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return (impl_->options.tls.enabled() ? "https://" : "http://") + host + ":" +
+         std::to_string(impl_->port);
 }
 
 Core& CoreService::core() {

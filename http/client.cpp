@@ -188,6 +188,8 @@ struct Client::Impl {
   Status prepare(const std::string& url, const Headers& headers, const char* default_type,
                  Timeout timeout, Transfer& transfer, SlistGuard& header_list) {
     if (curl == nullptr) return make_error(Errc::internal, "curl_easy_init failed");
+    if (!tls_checked) tls_checked = tls_files_in_use() ? check_client_files(options.tls) : Status();
+    if (!*tls_checked) return tls_checked->error();
     curl_easy_reset(curl);
     error[0] = '\0';
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -204,6 +206,12 @@ struct Client::Impl {
     }
     if (!options.unix_socket.empty()) {
       curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, options.unix_socket.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+    if (!options.tls.ca.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.tls.ca.c_str());
+    if (!options.tls.certificate.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, options.tls.certificate.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, options.tls.key.c_str());
     }
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
@@ -270,6 +278,14 @@ struct Client::Impl {
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
           return make_error(Errc::invalid, "malformed URL '" + url + "': " + reason);
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+          return make_error(Errc::unavailable,
+                            "TLS with " + url + " failed: " + reason + tls_hint());
         default:
           return make_error(Errc::io, what + ": " + reason);
       }
@@ -296,7 +312,22 @@ struct Client::Impl {
     }
   }
 
+  bool tls_files_in_use() const {
+    return !options.tls.ca.empty() || !options.tls.certificate.empty() || !options.tls.key.empty();
+  }
+  // Which files were in play, for an error: the message then names them.
+  std::string tls_hint() const {
+    std::string out;
+    if (!options.tls.ca.empty()) out += "CA " + options.tls.ca.string();
+    if (!options.tls.certificate.empty()) {
+      out += std::string(out.empty() ? "" : ", ") + "client certificate " +
+             options.tls.certificate.string();
+    }
+    return out.empty() ? " (no CA file given: the system's CAs were used)" : " (" + out + ")";
+  }
+
   ClientOptions options;
+  std::optional<Status> tls_checked;
   CURL* curl = nullptr;
   char error[CURL_ERROR_SIZE] = {};
 };

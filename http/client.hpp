@@ -13,6 +13,7 @@
 
 #include "common/result.hpp"
 #include "http/message.hpp"
+#include "http/tls.hpp"
 
 namespace baton::http {
 
@@ -23,6 +24,9 @@ struct ClientOptions {
   // moving either way). stream(): not applied (a follow may be quiet for long). 0 = none.
   std::chrono::milliseconds timeout{30000};
   std::string bearer_token;  // sent as Authorization: Bearer <token>
+  // For https:// URLs: the CA to trust, the client certificate. The files are checked before
+  // the first request; an unusable one fails every request with Errc::invalid naming it.
+  TlsClientSettings tls;
 };
 
 struct FormPart {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -18,15 +19,26 @@ struct CaseInsensitiveLess {
 };
 using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
 
+// The subject of a client certificate the server verified (mutual TLS).
+struct PeerCertificate {
+  std::string subject;      // RFC 2253 form, e.g. "CN=alice,OU=admin,O=Example"
+  std::string common_name;  // the first CN, empty when none
+  std::vector<std::string> organizational_units;  // every OU, in order
+};
+
 struct Request {
   std::string method;  // "GET", "PUT", ...
   std::string target;  // path and query as received, e.g. "/v2/bundles/abc?scale=2"
   std::string path;    // decoded path, e.g. "/v2/bundles/abc"
   std::map<std::string, std::string> query;   // decoded query parameters (last one wins)
   std::map<std::string, std::string> params;  // route captures, e.g. {"id": "abc"}
-  Headers headers;      // a header sent several times holds the values joined by ", "
-  std::string body;     // empty for streamed bodies (see Router::add_stream)
-  std::string peer_ip;  // the caller's address, for local-only endpoints
+  Headers headers;                // a header sent several times holds the values joined by ", "
+  std::string body;               // empty for streamed bodies (see Router::add_stream)
+  std::string peer_ip;            // the caller's address, for local-only endpoints
+  unsigned short peer_port = 0;   // the caller's port (identifying a local caller's process)
+  unsigned short local_port = 0;  // the port the request came in on
+  // Set on a TLS connection whose client presented a certificate the server verified.
+  std::shared_ptr<const PeerCertificate> client_certificate;
 
   std::optional<std::string> query_value(std::string_view name) const;
   std::optional<std::string> header(std::string_view name) const;

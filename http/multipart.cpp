@@ -200,7 +200,9 @@ Status MultipartParser::process() {
       case State::headers: {
         std::size_t end = view.substr(0, 2) == "\r\n" ? 0 : view.find("\r\n\r\n");
         if (end == std::string_view::npos) {
-          if (view.size() > max_header_bytes_) {
+          // Refused only once no "\r\n\r\n" can still end the block within the limit, so the
+          // verdict does not depend on where the body was cut.
+          if (view.size() > max_header_bytes_ + 3) {
             ++parts_;
             status =
                 fail(make_error(Errc::limit, "headers of multipart part " + std::to_string(parts_) +

@@ -1,6 +1,7 @@
-// The Beast side of the server: accept loop, one session per connection on a strand, request
-// reading (in memory or streamed to a BodySink), a write queue, responders. This is the only
-// translation unit of http/ that includes Beast.
+// The Beast side of the server: accept loop, one session per connection on a strand (plain TCP
+// or TLS: the same session code over either stream), request reading (in memory or streamed to a
+// BodySink), a write queue, responders. This is the only translation unit of http/ that includes
+// Beast.
 
 #include "http/server.hpp"
 
@@ -24,16 +25,19 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
 #include <deque>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #pragma GCC diagnostic pop
 
 #include "common/text.hpp"
+#include "http/tls_context.hpp"
 
 namespace baton::http {
 
@@ -45,6 +49,8 @@ namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr std::size_t kPieceBytes = std::size_t{64} * 1024;  // one read of a streamed body
 constexpr std::size_t kIdleReadBytes = 4096;                 // first read of a keep-alive request
@@ -53,27 +59,28 @@ constexpr std::size_t kMaxGather = 64;                          // queued pieces
 constexpr auto kLingerTime = std::chrono::seconds(2);  // reading what a refused client still sends
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-class Session;
+class Connection;
 
 // What the listener and the sessions share; outlives the Server object while handlers run.
 struct Shared {
-  Shared(ServerOptions options_in, Router router_in)
-      : options(std::move(options_in)), router(std::move(router_in)) {}
+  Shared(ServerOptions options_in, Router router_in, std::shared_ptr<TlsContext> tls_in)
+      : options(std::move(options_in)), router(std::move(router_in)), tls(std::move(tls_in)) {}
 
   const ServerOptions options;
   const Router router;
+  const std::shared_ptr<TlsContext> tls;  // null: plain HTTP
   std::atomic<bool> stopped{false};
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> accepted{0};
 
   // False once stopped: the caller must not start the session.
-  bool remember(const std::shared_ptr<Session>& session);
-  void forget(Session* session) {
+  bool remember(const std::shared_ptr<Connection>& session);
+  void forget(Connection* session) {
     std::lock_guard lock(mutex);
     sessions.erase(session);
   }
-  std::vector<std::shared_ptr<Session>> snapshot() {
-    std::vector<std::shared_ptr<Session>> out;
+  std::vector<std::shared_ptr<Connection>> snapshot() {
+    std::vector<std::shared_ptr<Connection>> out;
     std::lock_guard lock(mutex);
     for (auto& [key, weak] : sessions) {
       if (auto session = weak.lock()) out.push_back(std::move(session));
@@ -82,10 +89,10 @@ struct Shared {
   }
 
   std::mutex mutex;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> sessions;
 };
 
-bool Shared::remember(const std::shared_ptr<Session>& session) {
+bool Shared::remember(const std::shared_ptr<Connection>& session) {
   std::lock_guard lock(mutex);
   if (stopped) return false;
   sessions.emplace(session.get(), session);
@@ -170,33 +177,58 @@ std::string exception_text(const std::exception_ptr& error) {
 //--------------------------------------------------------------------------------------------
 class SessionResponder;
 
-class Session : public std::enable_shared_from_this<Session> {
+// What the listener, the server and the responders see of a session, whatever its stream.
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
+  virtual ~Connection() = default;
+  virtual net::any_io_executor executor() = 0;
+
+  // Everything below runs on the session's strand.
+  virtual void start() = 0;
+  virtual void close_now() = 0;
+
+  // Entry points for responders; requests other than `generation` are ignored.
+  virtual void respond(std::uint64_t generation, Response response) = 0;
+  virtual void begin_stream(std::uint64_t generation, int status, const Headers& headers) = 0;
+  virtual void write_chunk(std::uint64_t generation, std::string chunk) = 0;
+  virtual void end_stream(std::uint64_t generation) = 0;
+  virtual void abandoned(std::uint64_t generation, bool began) = 0;
+};
+
+// One connection over PlainStream or TlsStream.
+template <class Stream>
+class Session final : public Connection {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  template <class... StreamArgs>
+  explicit Session(std::shared_ptr<Shared> shared, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...), shared_(std::move(shared)) {
     ++shared_->open;
   }
-  ~Session();
+  ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  net::any_io_executor executor() override { return stream_.get_executor(); }
 
-  // Everything below runs on the session's strand.
-  void start();
-  void close_now();
-
-  // Entry points for responders; requests other than `generation` are ignored.
-  void respond(std::uint64_t generation, Response response);
-  void begin_stream(std::uint64_t generation, int status, const Headers& headers);
-  void write_chunk(std::uint64_t generation, std::string chunk);
-  void end_stream(std::uint64_t generation);
-  void abandoned(std::uint64_t generation, bool began);
+  void start() override;
+  void close_now() override;
+  void respond(std::uint64_t generation, Response response) override;
+  void begin_stream(std::uint64_t generation, int status, const Headers& headers) override;
+  void write_chunk(std::uint64_t generation, std::string chunk) override;
+  void end_stream(std::uint64_t generation) override;
+  void abandoned(std::uint64_t generation, bool began) override;
 
  private:
   enum class Phase { reading, waiting, streaming, responding, lingering, closed };
   using Step = void (Session::*)();
 
+  std::shared_ptr<Session> shared_self() {
+    return std::static_pointer_cast<Session>(shared_from_this());
+  }
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+  void on_handshake(error_code ec);
   void read_request();
   void on_idle_read(error_code ec, std::size_t bytes);
   void read_header();
@@ -229,10 +261,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void notify_responder();
   std::string connection_header();
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::shared_ptr<Shared> shared_;
   std::string peer_ip_;
+  unsigned short peer_port_ = 0;
+  unsigned short local_port_ = 0;
+  std::shared_ptr<const PeerCertificate> peer_certificate_;
   Phase phase_ = Phase::reading;
 
   // The current request.
@@ -272,7 +307,7 @@ class Session : public std::enable_shared_from_this<Session> {
 //--------------------------------------------------------------------------------------------
 class SessionResponder final : public Responder {
  public:
-  SessionResponder(std::weak_ptr<Session> session, std::uint64_t generation)
+  SessionResponder(std::weak_ptr<Connection> session, std::uint64_t generation)
       : session_(std::move(session)), generation_(generation) {}
   ~SessionResponder() override;
   SessionResponder(const SessionResponder&) = delete;
@@ -281,21 +316,21 @@ class SessionResponder final : public Responder {
   void send(Response response) override {
     if (completed_.exchange(true)) return;
     drop_callback();
-    post([generation = generation_, response = std::move(response)](Session& session) mutable {
+    post([generation = generation_, response = std::move(response)](Connection& session) mutable {
       session.respond(generation, std::move(response));
     });
   }
 
   void begin_stream(int status, Headers headers) override {
     if (completed_ || began_.exchange(true)) return;
-    post([generation = generation_, status, headers = std::move(headers)](Session& session) {
+    post([generation = generation_, status, headers = std::move(headers)](Connection& session) {
       session.begin_stream(generation, status, headers);
     });
   }
 
   void write(std::string chunk) override {
     if (!began_ || completed_ || gone_ || chunk.empty()) return;
-    post([generation = generation_, chunk = std::move(chunk)](Session& session) mutable {
+    post([generation = generation_, chunk = std::move(chunk)](Connection& session) mutable {
       session.write_chunk(generation, std::move(chunk));
     });
   }
@@ -303,7 +338,7 @@ class SessionResponder final : public Responder {
   void end() override {
     if (!began_ || completed_.exchange(true)) return;
     drop_callback();
-    post([generation = generation_](Session& session) { session.end_stream(generation); });
+    post([generation = generation_](Connection& session) { session.end_stream(generation); });
   }
 
   bool closed() const override { return gone_ || completed_ || session_.expired(); }
@@ -354,7 +389,7 @@ class SessionResponder final : public Responder {
     on_close_ = nullptr;
   }
 
-  std::weak_ptr<Session> session_;
+  std::weak_ptr<Connection> session_;
   const std::uint64_t generation_;
   std::atomic<bool> began_{false};
   std::atomic<bool> completed_{false};
@@ -373,27 +408,50 @@ SessionResponder::~SessionResponder() {
 }
 
 //--------------------------------------------------------------------------------------------
-Session::~Session() {
+template <class Stream>
+Session<Stream>::~Session() {
   notify_responder();
   --shared_->open;
   shared_->forget(this);
 }
 
-void Session::start() {
+template <class Stream>
+void Session<Stream>::start() {
   error_code ec;
-  auto endpoint = stream_.socket().remote_endpoint(ec);
+  auto endpoint = tcp_layer().socket().remote_endpoint(ec);
   if (!ec) {
     auto address = endpoint.address();
     if (address.is_v6() && address.to_v6().is_v4_mapped()) {
       address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
     }
     peer_ip_ = address.to_string();
+    peer_port_ = endpoint.port();
   }
-  stream_.socket().set_option(tcp::no_delay(true), ec);  // streamed pieces leave at once
+  local_port_ = tcp_layer().socket().local_endpoint(ec).port();
+  tcp_layer().socket().set_option(tcp::no_delay(true), ec);  // streamed pieces leave at once
+  if constexpr (kTls) {
+    tcp_layer().expires_after(shared_->options.read_timeout);
+    stream_.async_handshake(
+        net::ssl::stream_base::server,
+        [self = shared_self()](error_code error) { self->on_handshake(error); });
+  } else {
+    read_request();
+  }
+}
+
+template <class Stream>
+void Session<Stream>::on_handshake(error_code ec) {
+  if (phase_ == Phase::closed) return;
+  if (ec) {
+    close_now();  // no certificate, an untrusted one, not TLS at all: nothing to answer
+    return;
+  }
+  peer_certificate_ = verified_peer(stream_.native_handle());
   read_request();
 }
 
-void Session::read_request() {
+template <class Stream>
+void Session<Stream>::read_request() {
   if (shared_->stopped) {
     close_now();
     return;
@@ -422,9 +480,9 @@ void Session::read_request() {
 
   if (requests_ > 0 && buffer_.size() == 0) {
     // Between keep-alive requests the idle timeout applies, until the first byte arrives.
-    stream_.expires_after(shared_->options.idle_timeout);
+    tcp_layer().expires_after(shared_->options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(kIdleReadBytes),
-                            [self = shared_from_this()](error_code ec, std::size_t bytes) {
+                            [self = shared_self()](error_code ec, std::size_t bytes) {
                               self->on_idle_read(ec, bytes);
                             });
     return;
@@ -433,7 +491,8 @@ void Session::read_request() {
   read_header();
 }
 
-void Session::on_idle_read(error_code ec, std::size_t bytes) {
+template <class Stream>
+void Session<Stream>::on_idle_read(error_code ec, std::size_t bytes) {
   if (phase_ == Phase::closed) return;
   if (ec) {
     close_now();
@@ -444,14 +503,16 @@ void Session::on_idle_read(error_code ec, std::size_t bytes) {
   read_header();
 }
 
-void Session::read_header() {
-  stream_.expires_at(deadline_);
+template <class Stream>
+void Session<Stream>::read_header() {
+  tcp_layer().expires_at(deadline_);
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
-      [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+      [self = shared_self()](error_code ec, std::size_t) { self->on_header(ec); });
 }
 
-void Session::on_header(error_code ec) {
+template <class Stream>
+void Session<Stream>::on_header(error_code ec) {
   if (phase_ == Phase::closed) return;
   if (ec) {
     on_read_error(ec);
@@ -459,6 +520,20 @@ void Session::on_header(error_code ec) {
   }
   ++requests_;
   if (!fill_request()) return;
+
+  if (shared_->options.authorize) {
+    std::optional<Response> refusal;
+    try {
+      refusal = shared_->options.authorize(request_);
+    } catch (...) {
+      refusal = Response::error(500, "internal error: " + exception_text(std::current_exception()));
+    }
+    if (refusal) {  // answered once the body (up to the in-memory limit) is read, like a 404
+      early_ = std::move(*refusal);
+      read_in_memory(shared_->options.max_body_bytes);
+      return;
+    }
+  }
 
   Router::Match match = shared_->router.find(request_.method, raw_path_, request_.params);
   if (match.route == nullptr) {
@@ -480,13 +555,17 @@ void Session::on_header(error_code ec) {
 }
 
 // Copies the head into request_; false when it was refused (the refusal is under way).
-bool Session::fill_request() {
+template <class Stream>
+bool Session<Stream>::fill_request() {
   const auto& head = parser_->get();
   version_ = head.version();
   keep_alive_ = head.keep_alive();
   request_.method = std::string(head.method_string());
   request_.target = std::string(head.target());
   request_.peer_ip = peer_ip_;
+  request_.peer_port = peer_port_;
+  request_.local_port = local_port_;
+  request_.client_certificate = peer_certificate_;
   for (const auto& field : head) {
     auto [it, inserted] =
         request_.headers.emplace(std::string(field.name_string()), std::string(field.value()));
@@ -527,7 +606,8 @@ bool Session::fill_request() {
   return true;
 }
 
-void Session::read_in_memory(std::size_t limit) {
+template <class Stream>
+void Session<Stream>::read_in_memory(std::size_t limit) {
   body_limit_ = limit;
   if (auto length = content_length(); length && *length > limit) {
     if (early_) {
@@ -550,7 +630,8 @@ void Session::read_in_memory(std::size_t limit) {
   continue_then(&Session::read_body_piece);
 }
 
-void Session::read_body_piece() {
+template <class Stream>
+void Session<Stream>::read_body_piece() {
   if (filled_ == body_.size()) {
     auto length = content_length();
     // Without a length, grow up to one byte over the limit, which tells an oversized body.
@@ -563,13 +644,14 @@ void Session::read_body_piece() {
   body.data = body_.data() + filled_;
   body.size = body_.size() - filled_;
   body.more = true;
-  stream_.expires_at(deadline_);
-  bhttp::async_read(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](error_code ec, std::size_t) { self->on_body_piece(ec); });
+  tcp_layer().expires_at(deadline_);
+  bhttp::async_read(stream_, buffer_, *parser_, [self = shared_self()](error_code ec, std::size_t) {
+    self->on_body_piece(ec);
+  });
 }
 
-void Session::on_body_piece(error_code ec) {
+template <class Stream>
+void Session<Stream>::on_body_piece(error_code ec) {
   if (phase_ == Phase::closed) return;
   if (ec == bhttp::error::need_buffer) ec = {};
   filled_ = body_.size() - parser_->get().body().size;
@@ -593,7 +675,8 @@ void Session::on_body_piece(error_code ec) {
   on_request_read();
 }
 
-void Session::start_streamed_body() {
+template <class Stream>
+void Session<Stream>::start_streamed_body() {
   body_limit_ = route_->max_body_bytes;
   if (auto length = content_length(); length && *length > body_limit_) {
     reject(Response::error(413, "request body of " + std::to_string(*length) +
@@ -624,20 +707,22 @@ void Session::start_streamed_body() {
   continue_then(&Session::read_stream_piece);
 }
 
-void Session::read_stream_piece() {
+template <class Stream>
+void Session<Stream>::read_stream_piece() {
   if (!piece_) piece_ = std::make_unique<char[]>(kPieceBytes);
   auto& body = parser_->get().body();
   body.data = piece_.get();
   body.size = kPieceBytes;
   body.more = true;
   // A streamed body may take long; each piece must arrive within the read timeout.
-  stream_.expires_after(shared_->options.read_timeout);
-  bhttp::async_read(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](error_code ec, std::size_t) { self->on_stream_piece(ec); });
+  tcp_layer().expires_after(shared_->options.read_timeout);
+  bhttp::async_read(stream_, buffer_, *parser_, [self = shared_self()](error_code ec, std::size_t) {
+    self->on_stream_piece(ec);
+  });
 }
 
-void Session::on_stream_piece(error_code ec) {
+template <class Stream>
+void Session<Stream>::on_stream_piece(error_code ec) {
   if (phase_ == Phase::closed) return;
   if (ec == bhttp::error::need_buffer) ec = {};
   std::size_t got = kPieceBytes - parser_->get().body().size;
@@ -671,7 +756,8 @@ void Session::on_stream_piece(error_code ec) {
   }
 }
 
-void Session::finish_streamed_body() {
+template <class Stream>
+void Session<Stream>::finish_streamed_body() {
   std::optional<Response> response;
   try {
     response.emplace(sink_->finish());
@@ -686,7 +772,8 @@ void Session::finish_streamed_body() {
 // Answers `Expect: 100-continue` before reading the body, as curl and other clients wait for it.
 // Read from the head rather than through the parser's boost::optional, which makes GCC 12 warn
 // (maybe-uninitialized) under the sanitizers. Beast already refused malformed values.
-std::optional<std::uint64_t> Session::content_length() const {
+template <class Stream>
+std::optional<std::uint64_t> Session<Stream>::content_length() const {
   if (parser_->chunked()) return std::nullopt;
   const auto& head = parser_->get();
   auto field = head.find(bhttp::field::content_length);
@@ -696,19 +783,21 @@ std::optional<std::uint64_t> Session::content_length() const {
   return static_cast<std::uint64_t>(*value);
 }
 
-bool Session::expects_continue() const {
+template <class Stream>
+bool Session<Stream>::expects_continue() const {
   auto expect = request_.header("Expect");
   return version_ >= 11 && expect && iequals(*expect, "100-continue");
 }
 
-void Session::continue_then(Step next) {
+template <class Stream>
+void Session<Stream>::continue_then(Step next) {
   if (!expects_continue()) {
     (this->*next)();
     return;
   }
-  stream_.expires_after(shared_->options.write_timeout);
+  tcp_layer().expires_after(shared_->options.write_timeout);
   net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                   [self = shared_from_this(), next](error_code ec, std::size_t) {
+                   [self = shared_self(), next](error_code ec, std::size_t) {
                      if (self->phase_ == Phase::closed) return;
                      if (ec) {
                        self->close_now();
@@ -718,7 +807,8 @@ void Session::continue_then(Step next) {
                    });
 }
 
-void Session::on_request_read() {
+template <class Stream>
+void Session<Stream>::on_request_read() {
   if (early_) {
     respond_now(std::move(*early_));
     return;
@@ -746,7 +836,8 @@ void Session::on_request_read() {
   }
 }
 
-void Session::on_read_error(error_code ec) {
+template <class Stream>
+void Session<Stream>::on_read_error(error_code ec) {
   if (ec == bhttp::error::header_limit) {
     reject(Response::error(431, "request header exceeds the limit of " +
                                     std::to_string(shared_->options.max_header_bytes) + " bytes"));
@@ -762,7 +853,8 @@ void Session::on_read_error(error_code ec) {
 }
 
 //--------------------------------------------------------------------------------------------
-std::string Session::connection_header() {
+template <class Stream>
+std::string Session<Stream>::connection_header() {
   if (close_after_ || !keep_alive_ || shared_->stopped) {
     close_after_ = true;
     return "Connection: close\r\n";
@@ -771,14 +863,16 @@ std::string Session::connection_header() {
 }
 
 // Refuses the request before its end: the answer, then the connection is closed.
-void Session::reject(Response response) {
+template <class Stream>
+void Session<Stream>::reject(Response response) {
   sink_.reset();
   close_after_ = true;
   linger_ = true;
   respond_now(std::move(response));
 }
 
-void Session::respond_now(Response response) {
+template <class Stream>
+void Session<Stream>::respond_now(Response response) {
   if (phase_ == Phase::closed) return;
   phase_ = Phase::responding;
   int status = response.status;
@@ -801,12 +895,14 @@ void Session::respond_now(Response response) {
   enqueue(std::move(out));
 }
 
-void Session::respond(std::uint64_t generation, Response response) {
+template <class Stream>
+void Session<Stream>::respond(std::uint64_t generation, Response response) {
   if (generation != generation_ || phase_ != Phase::waiting) return;
   respond_now(std::move(response));
 }
 
-void Session::begin_stream(std::uint64_t generation, int status, const Headers& headers) {
+template <class Stream>
+void Session<Stream>::begin_stream(std::uint64_t generation, int status, const Headers& headers) {
   if (generation != generation_ || phase_ != Phase::waiting) return;
   phase_ = Phase::streaming;
   chunked_ = version_ >= 11;
@@ -819,7 +915,8 @@ void Session::begin_stream(std::uint64_t generation, int status, const Headers& 
   enqueue(std::move(out));
 }
 
-void Session::write_chunk(std::uint64_t generation, std::string chunk) {
+template <class Stream>
+void Session<Stream>::write_chunk(std::uint64_t generation, std::string chunk) {
   if (generation != generation_ || phase_ != Phase::streaming || chunk.empty()) return;
   Outgoing out;
   if (chunked_) {
@@ -830,7 +927,8 @@ void Session::write_chunk(std::uint64_t generation, std::string chunk) {
   enqueue(std::move(out));
 }
 
-void Session::end_stream(std::uint64_t generation) {
+template <class Stream>
+void Session<Stream>::end_stream(std::uint64_t generation) {
   if (generation != generation_ || phase_ != Phase::streaming) return;
   phase_ = Phase::responding;
   Outgoing out;
@@ -839,7 +937,8 @@ void Session::end_stream(std::uint64_t generation) {
   enqueue(std::move(out));
 }
 
-void Session::abandoned(std::uint64_t generation, bool began) {
+template <class Stream>
+void Session<Stream>::abandoned(std::uint64_t generation, bool began) {
   if (generation != generation_) return;
   if (phase_ == Phase::waiting && !began) {
     respond_now(Response::error(500, "internal error: the request was dropped without an answer"));
@@ -848,7 +947,8 @@ void Session::abandoned(std::uint64_t generation, bool began) {
   }
 }
 
-void Session::enqueue(Outgoing out) {
+template <class Stream>
+void Session<Stream>::enqueue(Outgoing out) {
   if (phase_ == Phase::closed) return;
   queued_bytes_ += out.size();
   queue_.push_back(std::move(out));
@@ -859,7 +959,8 @@ void Session::enqueue(Outgoing out) {
   do_write();
 }
 
-void Session::do_write() {
+template <class Stream>
+void Session<Stream>::do_write() {
   if (writing_ || queue_.empty() || phase_ == Phase::closed) return;
   buffers_.clear();
   std::size_t count = 0;
@@ -876,14 +977,14 @@ void Session::do_write() {
     if (out.last) break;
   }
   writing_ = true;
-  stream_.expires_after(shared_->options.write_timeout);
-  net::async_write(stream_, buffers_,
-                   [self = shared_from_this(), count](error_code ec, std::size_t) {
-                     self->on_write(ec, count);
-                   });
+  tcp_layer().expires_after(shared_->options.write_timeout);
+  net::async_write(stream_, buffers_, [self = shared_self(), count](error_code ec, std::size_t) {
+    self->on_write(ec, count);
+  });
 }
 
-void Session::on_write(error_code ec, std::size_t count) {
+template <class Stream>
+void Session<Stream>::on_write(error_code ec, std::size_t count) {
   writing_ = false;
   if (phase_ == Phase::closed) return;
   if (ec) {
@@ -903,7 +1004,8 @@ void Session::on_write(error_code ec, std::size_t count) {
   do_write();
 }
 
-void Session::after_response() {
+template <class Stream>
+void Session<Stream>::after_response() {
   responder_.reset();
   stop_watch();
   if (close_after_ || shared_->stopped) {
@@ -915,22 +1017,31 @@ void Session::after_response() {
 
 // Half-closes, then reads what the client still sends for a moment: closing with unread data
 // would make the kernel send a reset that can destroy our answer before the client reads it.
-void Session::graceful_close() {
+template <class Stream>
+void Session<Stream>::graceful_close() {
+  if constexpr (kTls) {
+    // close_notify, then wait a moment for the client's (or anything else it still sends).
+    phase_ = Phase::lingering;
+    tcp_layer().expires_after(kLingerTime);
+    stream_.async_shutdown([self = shared_self()](error_code) { self->close_now(); });
+    return;
+  }
   error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
   if (!linger_ || shared_->stopped) {
     close_now();
     return;
   }
   phase_ = Phase::lingering;
-  stream_.expires_after(kLingerTime);
+  tcp_layer().expires_after(kLingerTime);
   drain();
 }
 
-void Session::drain() {
+template <class Stream>
+void Session<Stream>::drain() {
   buffer_.consume(buffer_.size());
   stream_.async_read_some(buffer_.prepare(kPieceBytes),
-                          [self = shared_from_this()](error_code ec, std::size_t bytes) {
+                          [self = shared_self()](error_code ec, std::size_t bytes) {
                             if (self->phase_ != Phase::lingering) return;
                             if (ec) {
                               self->close_now();
@@ -941,34 +1052,38 @@ void Session::drain() {
                           });
 }
 
-void Session::close_now() {
+template <class Stream>
+void Session<Stream>::close_now() {
   if (phase_ == Phase::closed) return;
   phase_ = Phase::closed;
   watching_ = false;
   ++watch_generation_;
   error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
+  tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_layer().close();
   sink_.reset();
   notify_responder();
 }
 
-void Session::notify_responder() {
+template <class Stream>
+void Session<Stream>::notify_responder() {
   if (auto responder = responder_.lock()) responder->connection_closed();
   responder_.reset();
 }
 
 // While a responder is pending nothing is read, so a disconnect would go unnoticed; waiting for
 // readability (without reading) sees the end of the stream.
-void Session::start_watch() {
+template <class Stream>
+void Session<Stream>::start_watch() {
   if (watching_ || phase_ == Phase::closed) return;
   watching_ = true;
-  stream_.socket().async_wait(tcp::socket::wait_read,
-                              [self = shared_from_this(), generation = watch_generation_](
-                                  error_code ec) { self->on_watch(ec, generation); });
+  tcp_layer().socket().async_wait(tcp::socket::wait_read,
+                                  [self = shared_self(), generation = watch_generation_](
+                                      error_code ec) { self->on_watch(ec, generation); });
 }
 
-void Session::on_watch(error_code ec, std::uint64_t generation) {
+template <class Stream>
+void Session<Stream>::on_watch(error_code ec, std::uint64_t generation) {
   if (generation != watch_generation_ || phase_ == Phase::closed) return;
   watching_ = false;
   if (ec) {
@@ -976,7 +1091,7 @@ void Session::on_watch(error_code ec, std::uint64_t generation) {
     return;
   }
   char byte = 0;
-  ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(tcp_layer().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0) {
     close_now();  // end of stream: the client went away
   } else if (n < 0) {
@@ -989,12 +1104,13 @@ void Session::on_watch(error_code ec, std::uint64_t generation) {
   // n > 0: the client sent more (a pipelined request); it is there, stop watching.
 }
 
-void Session::stop_watch() {
+template <class Stream>
+void Session<Stream>::stop_watch() {
   if (!watching_) return;
   watching_ = false;
   ++watch_generation_;
   error_code ignored;
-  stream_.socket().cancel(ignored);
+  tcp_layer().socket().cancel(ignored);
 }
 
 //--------------------------------------------------------------------------------------------
@@ -1049,7 +1165,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (shared_->open >= shared_->options.max_connections) {
       refuse(std::move(socket));
     } else {
-      auto session = std::make_shared<Session>(std::move(socket), shared_);
+      std::shared_ptr<Connection> session;
+      if (shared_->tls) {
+        session = std::make_shared<Session<TlsStream>>(shared_, std::move(socket), *shared_->tls);
+      } else {
+        session = std::make_shared<Session<PlainStream>>(shared_, std::move(socket));
+      }
       if (shared_->remember(session)) {
         net::post(session->executor(), [session] { session->start(); });
       }
@@ -1066,7 +1187,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     error_code ignored;
     socket.non_blocking(true, ignored);
-    socket.write_some(net::buffer(answer), ignored);
+    if (!shared_->tls) socket.write_some(net::buffer(answer), ignored);  // TLS: just close
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     socket.close(ignored);
   }
@@ -1116,7 +1237,11 @@ Result<std::unique_ptr<Server>> Server::start(boost::asio::io_context& io, Serve
     return make_error(Errc::invalid, "cannot listen on " + where + ": not an IP address");
   }
   tcp::endpoint endpoint(address, options.port);
-  auto shared = std::make_shared<Shared>(std::move(options), std::move(router));
+  std::shared_ptr<TlsContext> tls;
+  if (options.tls.enabled()) {
+    BATON_ASSIGN_OR_RETURN(tls, make_server_context(options.tls));
+  }
+  auto shared = std::make_shared<Shared>(std::move(options), std::move(router), std::move(tls));
   auto listener = std::make_shared<Listener>(io, shared);
   BATON_ASSIGN_OR_RETURN(unsigned short port, listener->open(endpoint, where));
   net::post(listener->executor(), [listener] { listener->accept(); });

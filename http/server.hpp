@@ -8,12 +8,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
 #include "http/message.hpp"
+#include "http/tls.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -32,6 +34,10 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{120000};  // keep-alive connection with no request
   std::chrono::milliseconds write_timeout{30000};  // to send one response or one streamed piece
   std::size_t max_connections = 10000;             // over it: 503 and close
+  TlsServerSettings tls;                           // HTTPS when tls.enabled()
+  // Called on an IO thread with each request's head (body not read yet), before routing; an
+  // answer refuses the request: it is sent instead, and no handler runs. Keep it short.
+  std::function<std::optional<Response>(const Request&)> authorize;
 };
 
 // A reply that comes later or in pieces: long polls, server-sent events, log follow.
@@ -122,7 +128,8 @@ class Router {
 
 class Server {
  public:
-  // Binds and starts accepting on `io`. Errors name the address and port.
+  // Binds and starts accepting on `io`. Errors name the address and port, or the TLS file at
+  // fault.
   static Result<std::unique_ptr<Server>> start(boost::asio::io_context& io, ServerOptions options,
                                                Router router);
   // Stops the server; destroy it before its io_context.

@@ -204,8 +204,9 @@ Result<std::vector<Entry>> Follower::backlog(std::size_t count) const {
     auto found = listing.find(component);
     if (found == listing.end()) continue;
     const auto& files = found->second;
-    auto at = std::find_if(files.begin(), files.end(), [&](const LogFile& file) {
-      return file.inode == position.inode && file.device == position.device;
+    // clang 14 (the fuzz build) cannot capture a structured binding: capture a reference to it.
+    auto at = std::find_if(files.begin(), files.end(), [&wanted = position](const LogFile& file) {
+      return file.inode == wanted.inode && file.device == wanted.device;
     });
     std::vector<Entry> lines;
     for (; at != files.end() && lines.size() < count; ++at) {

@@ -1,6 +1,8 @@
 #include "runtimes/docker/streams.hpp"
 
+#include <cmath>
 #include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common/text.hpp"
@@ -154,6 +156,9 @@ std::optional<std::int64_t> parse_time_ns(std::string_view text) {
   parts.tm_min = *minute;
   parts.tm_sec = *second;
   std::int64_t seconds = static_cast<std::int64_t>(timegm(&parts)) - offset_seconds;
+  // Nanoseconds in 64 bits reach from 1677 to 2262; other years are no time the daemon sends.
+  constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1'000'000'000 - 1;
+  if (seconds < -kMaxSeconds || seconds > kMaxSeconds) return std::nullopt;
   return seconds * 1'000'000'000 + fraction;
 }
 
@@ -286,12 +291,28 @@ std::optional<Event> parse_event(std::string_view line) {
       }
     }
   }
+  // A number as a count of `unit` in nanoseconds, when it fits 64 bits (the daemon sends integers;
+  // a float or a huge value would overflow the conversion).
+  auto nanoseconds = [](const json& value, std::int64_t unit) -> std::optional<std::int64_t> {
+    double number = value.get<double>();
+    constexpr double kLimit = 9.2e18;  // just under 2^63
+    if (!(std::abs(number) * static_cast<double>(unit) < kLimit)) return std::nullopt;
+    if (value.is_number_float())
+      return static_cast<std::int64_t>(number * static_cast<double>(unit));
+    std::int64_t whole = value.is_number_unsigned()
+                             ? static_cast<std::int64_t>(value.get<std::uint64_t>())
+                             : value.get<std::int64_t>();
+    return whole * unit;
+  };
+  std::optional<std::int64_t> time;
   if (auto nanos = message.find("timeNano"); nanos != message.end() && nanos->is_number()) {
-    event.time_ns = nanos->get<std::int64_t>();
-  } else if (auto seconds = message.find("time");
-             seconds != message.end() && seconds->is_number()) {
-    event.time_ns = seconds->get<std::int64_t>() * 1'000'000'000;
+    time = nanoseconds(*nanos, 1);
   }
+  if (auto seconds = message.find("time");
+      !time && seconds != message.end() && seconds->is_number()) {
+    time = nanoseconds(*seconds, 1'000'000'000);
+  }
+  if (time) event.time_ns = *time;
   if (event.action.empty()) return std::nullopt;
   return event;
 }
