@@ -87,9 +87,8 @@ class ShimTest : public ::testing::Test {
         for (const auto& text : *list)
           payload += text + '\0';
       }
-      message = "launch " + std::to_string(args.size()) + " " +
-                std::to_string(environment.size()) + " " + std::to_string(payload.size()) + "\n" +
-                payload;
+      message = "launch " + std::to_string(args.size()) + " " + std::to_string(environment.size()) +
+                " " + std::to_string(payload.size()) + "\n" + payload;
       args = {shim_binary().string(), "--spare"};
       environment.clear();
     }
