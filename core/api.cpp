@@ -413,6 +413,10 @@ http::Router make_router(ApiContext& ctx) {
   router.add_async("GET", "/v2/configurations/files/{digest}", serve_file);
 
   // --- Cluster
+  // What `baton version` asks: the core's build and the protocol it speaks.
+  router.add("GET", "/v2/version", [](const Request&) {
+    return Response::json(200, json{{"version", BATON_VERSION}, {"protocol", "v2"}}.dump());
+  });
   router.add("GET", "/v2/members",
              [&core](const Request&) { return Response::json(200, core.members_json()); });
   router.add("GET", "/v2/agents",

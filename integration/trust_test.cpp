@@ -217,7 +217,8 @@ TEST_F(TrustTest, AgentsProveThemselvesAndTheCliCarriesItsCredentials) {
                   "roles = [\"web\"]\ncomponents { main {\n  description = \"test\"\n"
                   "  file-system-type = \"universal\"\n  start-command = [\"" +
                       testcomponent +
-                      "\", \"--sleep\"]\n  endpoints { web { bind-protocol = \"http\" } }\n} }\n")
+                      "\", \"--listen-env\", \"WEB\", \"--sleep\"]\n  endpoints { web { "
+                      "bind-protocol = \"http\" } }\n} }\n")
                   .ok());
   auto refused = baton({"load", folder.string()});
   EXPECT_EQ(refused.exit_code, 1) << refused.describe();

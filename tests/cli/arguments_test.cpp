@@ -54,9 +54,9 @@ TEST(CoreAddress, RefusesNamingTheSource) {
   auto out_of_range = resolve_core_address(std::nullopt, 70000, env({}));
   ASSERT_FALSE(out_of_range);
   EXPECT_NE(out_of_range.error().message.find("--port"), std::string::npos);
-  auto https = resolve_core_address("https://a", std::nullopt, env({}));
-  ASSERT_FALSE(https);
-  EXPECT_NE(https.error().message.find("only http://"), std::string::npos);
+  auto ftp = resolve_core_address("ftp://a", std::nullopt, env({}));
+  ASSERT_FALSE(ftp);
+  EXPECT_NE(ftp.error().message.find("only http:// and https://"), std::string::npos);
   auto colon = resolve_core_address("a:9005", std::nullopt, env({}));
   ASSERT_FALSE(colon);
   EXPECT_NE(colon.error().message.find("--port"), std::string::npos);

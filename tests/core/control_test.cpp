@@ -369,6 +369,14 @@ TEST_F(ControlTest, EventsOfABundle) {
   EXPECT_EQ(core.get("/v2/bundles/" + id + "/events?count=x").status, 400);
 }
 
+TEST_F(ControlTest, VersionNamesTheBuildAndProtocol) {
+  auto answer = core.get("/v2/version");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  json version = json::parse(answer.body);
+  EXPECT_EQ(version["version"], BATON_VERSION);
+  EXPECT_EQ(version["protocol"], "v2");
+}
+
 TEST_F(ControlTest, MembersShape) {
   json members = json::parse(core.get("/v2/members").body);
   EXPECT_TRUE(members["selfNode"]["address"].is_string());

@@ -107,6 +107,11 @@ TEST_F(Dockerd, AnImageArchiveIsLoadedRunsAndReleaseRemovesIt) {
     write_text(context / target, content);
     if (executable) stdfs::permissions(context / target, stdfs::perms::owner_all);
   }
+  // A file of its own, so no other test's build shares this image's id (its removal must be
+  // visible as the id's absence).
+  write_text(context / "unique", random_hex(16));
+  write_text(context / "Dockerfile",
+             docker_testing::read_text(context / "Dockerfile") + "COPY unique /unique\n");
   const std::string source = "baton-test/archive-" + random_hex(8) + ":v1";
   extra_images_.push_back(source);
   auto tar = ContextTar::open(context);

@@ -26,7 +26,7 @@ std::string signal_conf(const std::string& name, const std::string& target) {
   // The same bundle, running the script instead of baton-testcomponent.
   auto at = conf.find("start-command = ");
   auto end = conf.find('\n', at);
-  std::string command = "start-command = [\"signal.sh\"" +
+  std::string command = "start-command = [\"bin/signal.sh\"" +
                         (target.empty() ? std::string() : ", \"" + target + "\"") + "]";
   return conf.replace(at, end - at, command);
 }
@@ -41,9 +41,10 @@ TEST_F(TrustLocalTest, AComponentCannotMarkAnotherBundlesInstanceStarted) {
   auto target = bundle(
       "target", testcomponent_conf("target", {"--sleep"}, "", "readiness { check = \"signal\" }"));
   auto t = assigned("2000000000000001", target);
-  auto intruder =
-      bundle("intruder", signal_conf("intruder", t.bundle_id), {{"signal.sh@exec", kSignalScript}});
-  auto honest = bundle("honest", signal_conf("honest", ""), {{"signal.sh@exec", kSignalScript}});
+  auto intruder = bundle("intruder", signal_conf("intruder", t.bundle_id),
+                         {{"bin/signal.sh@exec", kSignalScript}});
+  auto honest =
+      bundle("honest", signal_conf("honest", ""), {{"bin/signal.sh@exec", kSignalScript}});
   auto i = assigned("2000000000000002", intruder);
   core_.assign(name(), {t, i, assigned("2000000000000003", honest)});
   ASSERT_TRUE(wait_state("2000000000000001", InstanceState::starting))
