@@ -257,6 +257,7 @@ void Instance::save() {
         LaunchRecord{component, launch.runtime, launch.active || launch.starting, launch.handle});
   }
   record_.failures = budget_.failures();
+  ++saves_;
   services_.writer().write(folder_ / kRecordFileName, to_json(record_).dump(1) + "\n");
 }
 
@@ -402,7 +403,9 @@ void Instance::begin() {
   set_state(InstanceState::fetching);
   std::error_code error;
   stdfs::create_directories(folder_, error);
-  save();
+  // No record yet: nothing runs and no port is held until launch() saves one. An agent killed
+  // before that finds a folder without instance.json, removes it as a leftover, and no longer
+  // reports the instance, so the core places it again - as it would after a "fetching" record.
   services_.changed();
   auto assigned = record_.assigned;
   auto folder = folder_;
@@ -563,7 +566,14 @@ void Instance::launched(std::shared_ptr<Launched> result) {
     }
   }
   if (result->status) record_.environment = result->environment;
-  save();
+  // On the way to running, readiness may complete in this same turn (no check, or a signal that
+  // came early) and save again: the record is then written once, with the handles and the state.
+  // The write skipped would have been queued microseconds before that one; an agent killed before
+  // either lands finds launch()'s record, which marks every launch active, and recover() re-adopts
+  // a live shim through its state folder's socket without the saved handle.
+  const bool to_running = !shut_down_ && phase_ == Phase::launching && result->status;
+  const std::uint64_t saves_before = saves_;
+  if (!to_running) save();
   if (shut_down_) return;
   if (phase_ != Phase::launching) {  // a stop, failure or removal came meanwhile
     for (auto& [component, launch] : launches_) {
@@ -588,6 +598,7 @@ void Instance::launched(std::shared_ptr<Launched> result) {
     handle_exit(component, exit);
   }
   if (phase_ == Phase::running && !ready_) start_readiness();
+  if (saves_ == saves_before) save();
 }
 
 // ---- readiness ----

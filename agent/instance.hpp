@@ -174,6 +174,7 @@ class Instance {
   InstanceRecord record_;
   Phase phase_ = Phase::fetching;
   bool ready_ = false;
+  std::uint64_t saves_ = 0;    // records handed to the writer
   bool early_signal_ = false;  // a signal before the launches ran
   bool ended_ = false;         // all_exited() acted on the current stop
   bool shut_down_ = false;     // the agent stops: record, start nothing

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   std::string ports = options.ports.to_string();
   std::string memory, disk, cache = "10G", log_file_bytes = "10M";
   int log_files = baton::logs::kDefaultMaxFiles;
+  std::size_t spare_shims = baton::runtimes::universal::Options{}.spare_shims;
   double restart_window_s = 60;
   std::string log_level = "info";
   double cpus = 0;
@@ -85,6 +86,9 @@ int main(int argc, char** argv) {
                  "Size of a component's log file before rotation")
       ->capture_default_str();
   app.add_option("--log-files", log_files, "Rotated log files kept per component")
+      ->capture_default_str();
+  app.add_option("--spare-shims", spare_shims,
+                 "baton-shim processes started ahead of need (0: one spawned per start)")
       ->capture_default_str();
   app.add_option("--restart-limit", options.restart.limit,
                  "Restarts of an instance within the window before it fails")
@@ -193,6 +197,7 @@ int main(int argc, char** argv) {
   runtimes::universal::Options universal_options;
   universal_options.log_rotation.max_bytes = static_cast<std::uint64_t>(file_bytes);
   universal_options.log_rotation.max_files = log_files;
+  universal_options.spare_shims = spare_shims;
   runtimes::Registry registry;
   if (auto added =
           registry.add(runtimes::universal::make_runtime(universal_host, universal_options));

@@ -721,6 +721,74 @@ bool parse_options(int argc, char** argv, Options& options, Text& error) {
   return true;
 }
 
+// A spare shim's launch: the message is kept here (untouched pages cost nothing) and argv and
+// environ point into it.
+char g_launch[kMaxLaunchBytes + kMaxLine];
+char* g_launch_argv[kMaxLaunchArgs + 1];
+char* g_launch_env[kMaxLaunchEnv + 1];
+
+[[noreturn]] void bad_launch() {
+  send_line(kControlFd, "failed 22 baton-shim: bad launch message\n");
+  ::_exit(2);
+}
+
+// Reads the launch message on fd 3 (blocking) and points `argc`/`argv` and environ into it.
+// Exits quietly when the spawner goes first (EOF: the agent ended or dropped the spare), and with
+// 2, after `failed`, on a malformed message.
+void receive_launch(int& argc, char**& argv) {
+  std::size_t used = 0;
+  std::size_t header = 0;  // bytes up to and including the header's newline; 0 until seen
+  std::size_t total = 0;   // header + payload
+  long long count = 0;
+  long long env_count = 0;
+  while (header == 0 || used < total) {
+    std::size_t want = header == 0 ? kMaxLine - used : total - used;
+    ssize_t n = ::read(kControlFd, g_launch + used, want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(0);
+    used += static_cast<std::size_t>(n);
+    if (header != 0) continue;
+    auto* newline = static_cast<char*>(std::memchr(g_launch, '\n', used));
+    if (newline == nullptr) {
+      if (used >= kMaxLine) bad_launch();
+      continue;
+    }
+    header = static_cast<std::size_t>(newline - g_launch) + 1;
+    std::string_view rest(g_launch, header - 1);
+    long long bytes = 0;
+    if (rest.substr(0, kLaunchWord.size()) != kLaunchWord) bad_launch();
+    rest.remove_prefix(kLaunchWord.size());
+    if (!detail::next_int(rest, count) || !detail::next_int(rest, env_count) ||
+        !detail::next_int(rest, bytes) || !rest.empty() || count < 1 ||
+        count > static_cast<long long>(kMaxLaunchArgs) || env_count < 0 ||
+        env_count > static_cast<long long>(kMaxLaunchEnv) || bytes < 1 ||
+        bytes > static_cast<long long>(kMaxLaunchBytes)) {
+      bad_launch();
+    }
+    total = header + static_cast<std::size_t>(bytes);
+    if (used > total) bad_launch();  // nothing may follow the message before `started`
+  }
+  // The payload: `count` then `env_count` NUL-terminated strings.
+  char* at = g_launch + header;
+  char* end = g_launch + total;
+  for (long long i = 0; i < count + env_count; ++i) {
+    auto* nul = static_cast<char*>(std::memchr(at, '\0', static_cast<std::size_t>(end - at)));
+    if (nul == nullptr) bad_launch();
+    if (i < count) {
+      g_launch_argv[i] = at;
+    } else {
+      g_launch_env[i - count] = at;
+    }
+    at = nul + 1;
+  }
+  if (at != end) bad_launch();
+  g_launch_argv[count] = nullptr;
+  g_launch_env[env_count] = nullptr;
+  argc = static_cast<int>(count);
+  argv = g_launch_argv;
+  environ = g_launch_env;
+}
+
 }  // namespace
 }  // namespace baton::shim
 
@@ -728,6 +796,11 @@ int main(int argc, char** argv) {
   using namespace baton::shim;
   // Its own session: the agent's terminal, group and job control signals never reach it.
   ::setsid();
+  if (argc == 2 && std::string_view(argv[1]) == kSpareOption) {
+    // Started ahead of need: only the launch's own work is left when its message comes. It keeps
+    // the agent's working folder, as a shim spawned for the launch would.
+    receive_launch(argc, argv);
+  }
   Options options;
   Text error;
   if (!parse_options(argc, argv, options, error)) {

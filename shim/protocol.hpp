@@ -7,6 +7,9 @@
 //   shim -> agent:  started <pid> | failed <errno> <message> | exited <code> <signal> <oom 0|1>
 //                   | error <message>
 //   agent -> shim:  stop <signal> <timeout_ms> | kill | ack | status
+// A spare shim (`baton-shim --spare`) first waits on fd 3 for one launch message:
+//   launch <argc> <envc> <bytes>\n, then <bytes> of NUL-terminated strings: argc arguments (the
+//   command line a fresh shim would get, argv[0] included), then envc environment entries.
 
 #include <charconv>
 #include <cstddef>
@@ -20,6 +23,13 @@ constexpr int kControlFd = 3;
 constexpr std::string_view kSocketName = "shim.sock";
 constexpr std::string_view kExitFileName = "exit";  // "<code> <signal> <oom>\n"
 constexpr std::size_t kMaxLine = 512;               // longer lines are refused
+
+// A spare shim's launch message: limits (a larger launch starts a fresh shim instead).
+constexpr std::string_view kSpareOption = "--spare";
+constexpr std::string_view kLaunchWord = "launch";
+constexpr std::size_t kMaxLaunchBytes = 1 << 20;
+constexpr std::size_t kMaxLaunchArgs = 1024;
+constexpr std::size_t kMaxLaunchEnv = 8192;
 
 // Command-line options of baton-shim (the runtime builds argv from these).
 namespace option {

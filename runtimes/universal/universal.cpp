@@ -172,6 +172,17 @@ class UniversalRuntime final : public Runtime {
  private:
   Result<Handle> spawn(const Launch& launch, const stdfs::path& program,
                        std::optional<LaunchCgroup> cgroup);
+  // A shim process with fd 3 connected to `fd` (blocking, close-on-exec).
+  struct Spare {
+    pid_t pid = 0;
+    int fd = -1;
+  };
+  Result<Spare> spawn_shim(std::vector<std::string> args, std::vector<std::string> environment);
+  std::optional<Spare> take_spare();
+  static void drop_spare(const Spare& spare);  // kill and reap
+  void refill_spares();                        // the watcher thread (or the constructor)
+  static bool send_launch(int fd, const std::vector<std::string>& args,
+                          const std::vector<std::string>& environment);
   RecordPtr find(const std::string& id);
   void watch(const RecordPtr& record);
   void post(std::function<void()> task);
@@ -197,6 +208,10 @@ class UniversalRuntime final : public Runtime {
   std::uint64_t next_key_ = 1;
   std::vector<std::function<void()>> tasks_;
   bool stopping_ = false;
+
+  std::mutex spare_mutex_;  // guards what follows
+  std::vector<Spare> spares_;
+  bool spares_closed_ = false;
 
   std::vector<pid_t> reaps_;  // the watcher's: shims of ours that have not been waited for
   std::thread watcher_;
@@ -229,6 +244,9 @@ UniversalRuntime::UniversalRuntime(RuntimeHost& host, Options options)
   event.data.u64 = 0;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
   watcher_ = std::thread([this] { run(); });
+  if (options_.spare_shims > 0 && ::access(options_.shim.c_str(), X_OK) == 0) {
+    post([this] { refill_spares(); });
+  }
 }
 
 UniversalRuntime::~UniversalRuntime() {
@@ -240,6 +258,13 @@ UniversalRuntime::~UniversalRuntime() {
   std::uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);
   watcher_.join();
+  {
+    std::lock_guard lock(spare_mutex_);
+    spares_closed_ = true;
+    for (const auto& spare : spares_)
+      drop_spare(spare);
+    spares_.clear();
+  }
   for (auto& [id, record] : by_id_) {
     std::lock_guard lock(record->mutex);
     if (record->fd >= 0) ::close(record->fd);
@@ -393,58 +418,27 @@ Result<Handle> UniversalRuntime::spawn(const Launch& launch, const stdfs::path& 
   if (!has_notify && !launch.notify_socket.empty()) {
     environment.push_back("NOTIFY_SOCKET=" + launch.notify_socket.string());
   }
-  std::vector<char*> argv;
-  for (auto& arg : args)
-    argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (auto& entry : environment)
-    envp.push_back(entry.data());
-  envp.push_back(nullptr);
-
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    return os_error("launch " + launch.id + ": socketpair", errno);
-  }
-  // dup2 onto the same number would keep close-on-exec, and 0-2 are replaced first: keep the
-  // shim's end above fd 3.
-  if (pair[1] <= shim::kControlFd) {
-    int moved = ::fcntl(pair[1], F_DUPFD_CLOEXEC, shim::kControlFd + 1);
-    ::close(pair[1]);
-    pair[1] = moved;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pair[1], shim::kControlFd);
-  posix_spawn_file_actions_addclosefrom_np(&actions, shim::kControlFd + 1);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  // Signals the agent ignores stay ignored across exec: the shim needs its own defaults.
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int signal : {SIGCHLD, SIGTERM, SIGHUP, SIGINT, SIGPIPE})
-    sigaddset(&defaults, signal);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t shim_pid = 0;
-  int spawned = ::posix_spawn(&shim_pid, options_.shim.c_str(), &actions, &attributes, argv.data(),
-                              envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  ::close(pair[1]);
-  if (spawned != 0) {
-    ::close(pair[0]);
-    return os_error("launch " + launch.id + ": cannot run " + options_.shim.string(), spawned);
+  int fd = -1;
+  if (options_.spare_shims > 0) {
+    if (auto spare = take_spare()) {
+      if (send_launch(spare->fd, args, environment)) {
+        shim_pid = spare->pid;
+        fd = spare->fd;
+      } else {
+        drop_spare(*spare);  // it went before its launch: a fresh shim does the work
+      }
+    }
+    // Taken, found dead or not there yet: the watcher tops the spares up.
+    post([this] { refill_spares(); });
+  }
+  if (fd < 0) {
+    auto spawned = spawn_shim(args, environment);
+    if (!spawned) return std::move(spawned).error().within("launch " + launch.id);
+    shim_pid = spawned->pid;
+    fd = spawned->fd;
   }
   record->shim_pid = shim_pid;
-
-  int fd = pair[0];
   auto abandon = [&](Error error) -> Result<Handle> {
     ::kill(shim_pid, SIGKILL);
     ::close(fd);
@@ -484,6 +478,131 @@ Result<Handle> UniversalRuntime::spawn(const Launch& launch, const stdfs::path& 
   Handle handle{record->pid, state_json(*record)};
   watch(record);
   return handle;
+}
+
+Result<UniversalRuntime::Spare> UniversalRuntime::spawn_shim(std::vector<std::string> args,
+                                                             std::vector<std::string> environment) {
+  std::vector<char*> argv;
+  for (auto& arg : args)
+    argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& entry : environment)
+    envp.push_back(entry.data());
+  envp.push_back(nullptr);
+
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return os_error("socketpair", errno);
+  }
+  // dup2 onto the same number would keep close-on-exec, and 0-2 are replaced first: keep the
+  // shim's end above fd 3.
+  if (pair[1] <= shim::kControlFd) {
+    int moved = ::fcntl(pair[1], F_DUPFD_CLOEXEC, shim::kControlFd + 1);
+    ::close(pair[1]);
+    pair[1] = moved;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pair[1], shim::kControlFd);
+  posix_spawn_file_actions_addclosefrom_np(&actions, shim::kControlFd + 1);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  // Signals the agent ignores stay ignored across exec: the shim needs its own defaults.
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int signal : {SIGCHLD, SIGTERM, SIGHUP, SIGINT, SIGPIPE})
+    sigaddset(&defaults, signal);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int spawned =
+      ::posix_spawn(&pid, options_.shim.c_str(), &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  ::close(pair[1]);
+  if (spawned != 0) {
+    ::close(pair[0]);
+    return os_error("cannot run " + options_.shim.string(), spawned);
+  }
+  return Spare{pid, pair[0]};
+}
+
+std::optional<UniversalRuntime::Spare> UniversalRuntime::take_spare() {
+  std::lock_guard lock(spare_mutex_);
+  while (!spares_.empty()) {
+    Spare spare = spares_.back();
+    spares_.pop_back();
+    // One that has gone (killed by someone) shows as readable (EOF) or hung up.
+    pollfd item{spare.fd, POLLIN, 0};
+    if (::poll(&item, 1, 0) == 0) return spare;
+    drop_spare(spare);
+  }
+  return std::nullopt;
+}
+
+void UniversalRuntime::drop_spare(const Spare& spare) {
+  ::kill(spare.pid, SIGKILL);
+  ::close(spare.fd);
+  ::waitpid(spare.pid, nullptr, 0);
+}
+
+void UniversalRuntime::refill_spares() {
+  for (;;) {
+    {
+      std::lock_guard lock(spare_mutex_);
+      if (spares_closed_ || spares_.size() >= options_.spare_shims) return;
+    }
+    auto spare = spawn_shim({options_.shim.string(), std::string(shim::kSpareOption)}, {});
+    if (!spare) {
+      host_.log(LogLevel::warn, "universal runtime: no spare baton-shim: " + spare.error().message);
+      return;
+    }
+    std::lock_guard lock(spare_mutex_);
+    if (spares_closed_) {
+      drop_spare(*spare);
+      return;
+    }
+    spares_.push_back(*spare);
+  }
+}
+
+bool UniversalRuntime::send_launch(int fd, const std::vector<std::string>& args,
+                                   const std::vector<std::string>& environment) {
+  std::size_t bytes = 0;
+  for (const auto& text : args)
+    bytes += text.size() + 1;
+  for (const auto& text : environment)
+    bytes += text.size() + 1;
+  if (bytes > shim::kMaxLaunchBytes || args.size() > shim::kMaxLaunchArgs ||
+      environment.size() > shim::kMaxLaunchEnv) {
+    return false;
+  }
+  std::string message = std::string(shim::kLaunchWord) + " " + std::to_string(args.size()) + " " +
+                        std::to_string(environment.size()) + " " + std::to_string(bytes) + "\n";
+  message.reserve(message.size() + bytes);
+  for (const auto* list : {&args, &environment}) {
+    for (const auto& text : *list) {
+      message += text;
+      message.push_back('\0');
+    }
+  }
+  std::size_t sent = 0;
+  while (sent < message.size()) {
+    ssize_t n = ::send(fd, message.data() + sent, message.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    // Nothing sent: the spare is unusable and no launch began. Part sent: the shim rejects
+    // a cut message, so it exits without starting anything either.
+    if (n <= 0) return false;
+    sent += static_cast<std::size_t>(n);
+  }
+  return true;
 }
 
 void UniversalRuntime::watch(const RecordPtr& record) {

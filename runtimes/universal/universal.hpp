@@ -25,6 +25,10 @@ struct Options {
   std::int64_t pids_max = 0;          // per instance; 0 = no limit
   // The hierarchies to use instead of detecting them (tests).
   std::optional<CgroupLayout> cgroup_layout;
+  // Shims started ahead of need, each waiting for its launch (`baton-shim --spare`): a start
+  // then skips the shim's exec and start-up. One is replaced in the background as it is taken.
+  // A spare whose agent ends sees its socket close and exits. 0: a fresh shim per start.
+  std::size_t spare_shims = 1;
   // How long start() waits for the shim to report the exec, and destroy() for it to go.
   std::chrono::milliseconds shim_timeout{10000};
 };

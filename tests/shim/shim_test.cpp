@@ -64,8 +64,10 @@ class ShimTest : public ::testing::Test {
   }
 
   // Spawns the shim with fd 3 connected to fd_, as the runtime does.
+  // With `spare`, as the runtime uses a spare: `baton-shim --spare`, then the same command line
+  // and environment in its launch message.
   void spawn(const std::vector<std::string>& program, std::vector<std::string> options = {},
-             std::vector<std::string> environment = {"PATH=/usr/bin:/bin"}) {
+             std::vector<std::string> environment = {"PATH=/usr/bin:/bin"}, bool spare = false) {
     int pair[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
     std::vector<std::string> args = {shim_binary().string(), "--state-dir", state_.string(),
@@ -78,6 +80,18 @@ class ShimTest : public ::testing::Test {
     }
     args.push_back("--");
     args.insert(args.end(), program.begin(), program.end());
+    std::string message;
+    if (spare) {
+      std::string payload;
+      for (const auto* list : {&args, &environment}) {
+        for (const auto& text : *list)
+          payload += text + '\0';
+      }
+      message = "launch " + std::to_string(args.size()) + " " + std::to_string(environment.size()) +
+                " " + std::to_string(payload.size()) + "\n" + payload;
+      args = {shim_binary().string(), "--spare"};
+      environment.clear();
+    }
     std::vector<char*> argv;
     for (auto& arg : args)
       argv.push_back(arg.data());
@@ -90,6 +104,23 @@ class ShimTest : public ::testing::Test {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, pair[1], kControlFd);
     ASSERT_EQ(::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(pair[1]);
+    fd_ = pair[0];
+    if (!message.empty()) send(fd_, message);
+  }
+
+  // `baton-shim --spare` waiting for its launch message on fd_.
+  void spawn_waiting_spare() {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    std::vector<std::string> args = {shim_binary().string(), "--spare"};
+    char* argv[] = {args[0].data(), args[1].data(), nullptr};
+    char* envp[] = {nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pair[1], kControlFd);
+    ASSERT_EQ(::posix_spawn(&pid_, argv[0], &actions, nullptr, argv, envp), 0);
     posix_spawn_file_actions_destroy(&actions);
     ::close(pair[1]);
     fd_ = pair[0];
@@ -264,6 +295,42 @@ TEST_F(ShimTest, AbsentWorkFolderIsAnExecFailure) {
   spawn({"/bin/true"}, {"--cwd", (root_.path() / "nowhere").string()});
   EXPECT_EQ(next(), "failed 2 chdir " + (root_.path() / "nowhere").string() +
                         ": No such file or directory");
+}
+
+TEST_F(ShimTest, SpareShimRunsTheLaunchItIsSent) {
+  spawn({"/bin/sh", "-c", "echo \"$GREETING from $(pwd)\"; exec sleep 1000"}, {},
+        {"PATH=/usr/bin:/bin", "GREETING=hello"}, /*spare=*/true);
+  auto started = next();
+  ASSERT_TRUE(started);
+  auto event = parse_event(*started);
+  ASSERT_TRUE(event && event->kind == Event::Kind::started) << *started;
+  EXPECT_TRUE(stdfs::exists(state_ / kSocketName));
+  ASSERT_TRUE(wait_until([&] {
+    return read_text(log_).find("stdout hello from " + root_.path().string()) != std::string::npos;
+  }));
+  send(fd_, "stop 15 10000\n");
+  EXPECT_EQ(next(), "exited -1 15 0");
+  EXPECT_EQ(read_text(state_ / kExitFileName), "-1 15 0\n");
+  send(fd_, "ack\n");
+  int status = wait_shim();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_F(ShimTest, SpareShimGoesWhenItsSpawnerGoes) {
+  spawn_waiting_spare();
+  ::close(fd_);  // what the agent's death does to the other end
+  fd_ = -1;
+  int status = wait_shim();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_FALSE(stdfs::exists(state_ / kSocketName));
+}
+
+TEST_F(ShimTest, SpareShimRefusesABadLaunchMessage) {
+  spawn_waiting_spare();
+  send(fd_, std::string_view("launch 2 0 3\nab\0", 16));  // says two arguments, holds one
+  EXPECT_EQ(next(), "failed 22 baton-shim: bad launch message");
+  int status = wait_shim();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
 
 }  // namespace

@@ -613,6 +613,55 @@ TEST_F(UniversalTest, DestroyIsIdempotentAndFineForUnknownIds) {
   EXPECT_TRUE(wait_until([&] { return host_.exit_count(web.id) == 2; }));
 }
 
+// This process's children that are spare shims still waiting for a launch.
+std::vector<pid_t> waiting_spares() {
+  std::vector<pid_t> spares;
+  std::string self = std::to_string(::getpid());
+  for (const auto& entry : stdfs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = read_text(entry.path() / "stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    auto fields = text::split(stat.substr(close + 2), ' ');
+    if (fields.size() < 2 || fields[0] == "Z" || fields[1] != self) continue;
+    std::string command = read_text(entry.path() / "cmdline");
+    if (command.ends_with(std::string("\0--spare\0", 9))) spares.push_back(std::stoi(name));
+  }
+  return spares;
+}
+
+TEST_F(UniversalTest, ASpareThatDiedIsReplacedAndNoneOutlivesTheRuntime) {
+  make();
+  ASSERT_TRUE(wait_until([] { return waiting_spares().size() == 1; }));
+  pid_t spare = waiting_spares().front();
+  ASSERT_EQ(::kill(spare, SIGKILL), 0);  // killed by someone while it waited
+  ASSERT_TRUE(wait_until([] { return waiting_spares().empty(); }));
+  auto web = launch("web", {"--sleep"});
+  ShimInfo info = info_of(start(web));  // a dead spare is never used
+  EXPECT_NE(info.shim, spare);
+  ASSERT_TRUE(wait_until([&] { return logged(web, "ready"); }));
+  ASSERT_TRUE(wait_until([&] {
+    auto spares = waiting_spares();
+    return spares.size() == 1 && spares.front() != spare;
+  }));
+  pid_t replacement = waiting_spares().front();
+  ASSERT_TRUE(runtime_->destroy(web.id).ok());
+  runtime_.reset();
+  EXPECT_TRUE(process_gone(replacement));
+  EXPECT_TRUE(waiting_spares().empty());
+}
+
+TEST_F(UniversalTest, WithoutSparesEveryStartSpawnsItsShim) {
+  Options chosen = options();
+  chosen.spare_shims = 0;
+  make(chosen);
+  auto web = launch("web", {"--sleep"});
+  start(web);
+  ASSERT_TRUE(wait_until([&] { return logged(web, "ready"); }));
+  EXPECT_TRUE(waiting_spares().empty());
+}
+
 TEST_F(UniversalTest, StartingARunningLaunchAgainIsRefused) {
   make();
   auto web = launch("web", {"--sleep"});

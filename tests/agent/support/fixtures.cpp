@@ -124,12 +124,15 @@ std::string unique_agent_name(const std::string& base) {
   return base + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
 
-InProcessAgent::InProcessAgent(const TestCore& core, stdfs::path data, std::string name,
-                               const std::function<void(AgentOptions&)>& tweak)
+InProcessAgent::InProcessAgent(
+    const TestCore& core, stdfs::path data, std::string name,
+    const std::function<void(AgentOptions&)>& tweak,
+    const std::function<void(runtimes::universal::Options&)>& tweak_universal)
     : name_(std::move(name)) {
   host_ = std::make_unique<RuntimeHostFor>(events_, "universal");
   runtimes::universal::Options universal;
   universal.shim = bin_folder() / "baton-shim";
+  if (tweak_universal) tweak_universal(universal);
   (void)registry_.add(runtimes::universal::make_runtime(*host_, universal));
   AgentOptions options;
   options.name = name_;

@@ -18,6 +18,7 @@
 #include "common/files.hpp"
 #include "protocol/agent_messages.hpp"
 #include "runtimes/registry.hpp"
+#include "runtimes/universal/universal.hpp"
 #include "tests/agent/support/test_core.hpp"
 #include "tests/cli/support/port_slot.hpp"
 
@@ -72,7 +73,8 @@ class Scratch {
 class InProcessAgent {
  public:
   InProcessAgent(const TestCore& core, stdfs::path data, std::string name,
-                 const std::function<void(AgentOptions&)>& tweak = {});
+                 const std::function<void(AgentOptions&)>& tweak = {},
+                 const std::function<void(runtimes::universal::Options&)>& tweak_universal = {});
   ~InProcessAgent();
   Status start();
   void stop();
